@@ -1,0 +1,43 @@
+# harness: set-up, tests, lint and benchmarks. Every target installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# Models load offline (packaged weights or the local Hugging Face cache); without this, a hub
+# id that is not cached retries the network for about 70 s before failing.
+export HF_HUB_OFFLINE ?= 1
+# The real test collections (BEIR layout) used by tests, benchmarks and suites/beir-small.yaml.
+export HARNESS_DATA_DIR ?= $(abspath ../shared/datasets)
+
+.PHONY: setup quickstart test test-fast lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel; left to a dependency, pip pulls GBs of CUDA packages.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,hnswlib,minilm]'
+	touch $@
+
+quickstart: setup
+	$(BIN)/harness run suites/quickstart.yaml
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: setup
+	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest ran no test"; exit 1; fi; exit $$rc
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"; rc=$$?; if [ $$rc -eq 5 ]; then exit 1; fi; exit $$rc
+
+lint: setup
+	$(BIN)/ruff check harness tests benchmarks
+	$(BIN)/ruff format --check harness tests benchmarks
+	$(BIN)/mypy harness
+
+bench: setup
+	$(BIN)/python benchmarks/reproduce_published.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

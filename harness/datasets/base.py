@@ -1,0 +1,53 @@
+"""The Dataset every loader produces and every later stage reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+Qrels = dict[str, dict[str, int]]
+
+
+def join_title_text(title: str, text: str) -> str:
+    """A document as one string, the way BEIR and MTEB join it: title, a space, text, stripped."""
+    return f"{title} {text}".strip()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A retrieval test collection restricted to one split.
+
+    `queries` holds only the queries judged in the split, in file order; `qrels` maps
+    query id -> document id -> graded relevance. Fingerprints are sha256 of the parsed content,
+    so they survive re-compression and line-ending changes but not edits.
+    """
+
+    name: str
+    split: str
+    doc_ids: list[str]
+    doc_texts: list[str]
+    query_ids: list[str]
+    query_texts: list[str]
+    qrels: Qrels
+    source: str
+    corpus_fingerprint: str = field(init=False)
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        corpus = _digest(zip(self.doc_ids, self.doc_texts, strict=True))
+        queries = _digest(zip(self.query_ids, self.query_texts, strict=True))
+        qrels = _digest(
+            (q, d, rel) for q in sorted(self.qrels) for d, rel in sorted(self.qrels[q].items())
+        )
+        object.__setattr__(self, "corpus_fingerprint", corpus)
+        object.__setattr__(self, "fingerprint", _digest([(corpus, queries, qrels)]))
+
+
+def _digest(rows: Iterable[tuple[object, ...]]) -> str:
+    h = hashlib.sha256()
+    for row in rows:
+        h.update(json.dumps(row, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()

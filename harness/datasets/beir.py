@@ -1,0 +1,256 @@
+"""BEIR-layout collections: corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv (folder or zip).
+
+Every malformed input is reported as `file:line: what is wrong; how to fix it`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel, ConfigDict
+
+from harness import cache
+from harness.datasets.base import Dataset, Qrels, join_title_text
+from harness.errors import DatasetError
+from harness.registry import Registry
+
+LOADERS: Registry[type] = Registry("dataset loader", "harness.datasets")
+
+
+class BeirParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = None
+    """A folder in BEIR layout, or a .zip holding one."""
+    url: str | None = None
+    """A BEIR zip to download when `path` is not given (e.g. the public BEIR mirror)."""
+    split: str = "test"
+
+
+@LOADERS.register("beir")
+class BeirLoader:
+    Params = BeirParams
+
+    def __init__(self, params: BeirParams) -> None:
+        if (params.path is None) == (params.url is None):
+            raise DatasetError("a beir dataset needs exactly one of 'path' or 'url'")
+        if params.path is not None and not params.path.exists():
+            raise DatasetError(f"{params.path}: dataset not found; check the path in the suite")
+        self.params = params
+
+    def load(self, name: str) -> Dataset:
+        folder = self._folder()
+        return load_beir_folder(folder, name=name, split=self.params.split)
+
+    def _folder(self) -> Path:
+        if self.params.url is not None:
+            return _download(self.params.url)
+        assert self.params.path is not None
+        path = self.params.path
+        if path.suffix == ".zip":
+            return _unzip(path)
+        if not path.is_dir():
+            raise DatasetError(f"{path}: dataset folder not found; check the path in the suite")
+        return path
+
+
+def load_beir_folder(folder: Path, *, name: str, split: str) -> Dataset:
+    corpus_file = _first_existing(folder, ["corpus.jsonl", "corpus.jsonl.gz"])
+    queries_file = _first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
+    qrels_file = folder / "qrels" / f"{split}.tsv"
+    if not qrels_file.is_file():
+        splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise DatasetError(
+            f"{qrels_file}: split '{split}' not found; "
+            f"available splits: {', '.join(splits) or 'none'}"
+        )
+
+    documents = _read_documents(corpus_file)
+    if not documents:
+        raise DatasetError(f"{corpus_file}: the corpus is empty; it needs one JSON document a line")
+    all_queries = _read_queries(queries_file)
+    qrels = _read_qrels(qrels_file, documents, all_queries)
+    if not qrels:
+        raise DatasetError(f"{qrels_file}: split '{split}' has no judgments")
+
+    query_ids = [q for q in all_queries if q in qrels]
+    return Dataset(
+        name=name,
+        split=split,
+        doc_ids=list(documents),
+        doc_texts=list(documents.values()),
+        query_ids=query_ids,
+        query_texts=[all_queries[q] for q in query_ids],
+        qrels=qrels,
+        source=str(folder),
+    )
+
+
+def _first_existing(folder: Path, names: list[str]) -> Path:
+    for candidate in names:
+        if (folder / candidate).is_file():
+            return folder / candidate
+    raise DatasetError(f"{folder}: no {' or '.join(names)} found; is this a BEIR-layout folder?")
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    with _open_text(path) as handle:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DatasetError(
+                        f"{path}:{lineno}: malformed JSON ({err.msg} at column {err.colno}); "
+                        "fix or remove the line"
+                    ) from None
+                if not isinstance(obj, dict):
+                    raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {obj!r:.40}")
+                yield lineno, obj
+        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
+            raise DatasetError(
+                f"{path}:{lineno + 1}: unreadable ({err}); re-download the file"
+            ) from None
+
+
+Field = Callable[[str, "str | None"], str]
+"""Reads one key of the current JSON line: field(key, default) -> str."""
+
+
+def _field(path: Path, lineno: int, obj: dict[str, object], key: str, default: str | None) -> str:
+    value = obj.get(key, default)
+    if value is None:
+        raise DatasetError(f'{path}:{lineno}: missing "{key}"; every line needs one')
+    if isinstance(value, int) and not isinstance(value, bool) and key == "_id":
+        return str(value)
+    if not isinstance(value, str):
+        raise DatasetError(f'{path}:{lineno}: "{key}" must be a string, got {value!r:.40}')
+    return value
+
+
+def _read_documents(path: Path) -> dict[str, str]:
+    """Document id -> BEIR-joined title and text, in file order."""
+    return _read_texts(
+        path, "document", lambda field: join_title_text(field("title", ""), field("text", None))
+    )
+
+
+def _read_queries(path: Path) -> dict[str, str]:
+    return _read_texts(path, "query", lambda field: field("text", None))
+
+
+def _read_texts(path: Path, what: str, text_of: Callable[[Field], str]) -> dict[str, str]:
+    """Id -> text for each JSON line, in file order; ids must be unique."""
+    texts: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for lineno, obj in _json_lines(path):
+
+        def field(
+            key: str, default: str | None, lineno: int = lineno, obj: dict[str, object] = obj
+        ) -> str:
+            return _field(path, lineno, obj, key, default)
+
+        item_id = field("_id", None)
+        if item_id in texts:
+            raise DatasetError(
+                f"{path}:{lineno}: duplicate {what} id '{item_id}' (first at line "
+                f"{first_line[item_id]}); ids must be unique"
+            )
+        first_line[item_id] = lineno
+        texts[item_id] = text_of(field)
+    return texts
+
+
+def _read_qrels(path: Path, documents: dict[str, str], queries: dict[str, str]) -> Qrels:
+    """BEIR qrels (query-id, corpus-id, score, with a header) or TREC qrels (qid, 0, docid, rel)."""
+    qrels: Qrels = {}
+    with path.open(encoding="utf-8", newline=None) as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t") if "\t" in line else line.split()
+            if lineno == 1 and cols[0].strip().lower() in {"query-id", "query_id", "qid"}:
+                continue
+            if len(cols) == 4:
+                cols = [cols[0], cols[2], cols[3]]
+            if len(cols) != 3:
+                raise DatasetError(
+                    f"{path}:{lineno}: expected 3 tab-separated columns "
+                    f"(query-id, corpus-id, score), got {len(cols)}"
+                )
+            query_id, doc_id, score_text = (c.strip() for c in cols)
+            try:
+                score = int(score_text)
+            except ValueError:
+                raise DatasetError(
+                    f"{path}:{lineno}: score '{score_text}' is not an integer; "
+                    "relevance grades are integers"
+                ) from None
+            if query_id not in queries:
+                raise DatasetError(
+                    f"{path}:{lineno}: query '{query_id}' is not in the queries file"
+                )
+            if doc_id not in documents:
+                raise DatasetError(f"{path}:{lineno}: document '{doc_id}' is not in the corpus")
+            judged = qrels.setdefault(query_id, {})
+            if doc_id in judged and judged[doc_id] != score:
+                raise DatasetError(
+                    f"{path}:{lineno}: query '{query_id}' judges document '{doc_id}' twice "
+                    f"({judged[doc_id]} and {score}); keep one judgment"
+                )
+            judged[doc_id] = score
+    return qrels
+
+
+def _unzip(archive: Path) -> Path:
+    if not archive.is_file():
+        raise DatasetError(f"{archive}: dataset zip not found; check the path in the suite")
+    target = cache.root() / "datasets" / f"{archive.stem}-{cache.file_digest(archive)[:12]}"
+    if not target.is_dir():
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                tmp = target.with_name(target.name + ".partial")
+                zf.extractall(tmp)
+                tmp.rename(target)
+        except zipfile.BadZipFile:
+            raise DatasetError(f"{archive}: not a valid zip file; re-download it") from None
+    return _layout_root(target, archive)
+
+
+def _download(url: str) -> Path:
+    target = cache.root() / "datasets" / "downloads"
+    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zip")
+    folder = target / name
+    if not folder.is_dir():
+        from beir import util
+
+        try:
+            util.download_and_unzip(url, str(target))
+        except Exception as err:
+            raise DatasetError(
+                f"{url}: download failed ({type(err).__name__}); "
+                "download the zip yourself and point 'path' at it"
+            ) from None
+    return _layout_root(folder, Path(url))
+
+
+def _layout_root(folder: Path, origin: Path) -> Path:
+    """The folder (or its single subfolder, as BEIR zips have) holding corpus.jsonl."""
+    for candidate in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
+        if any((candidate / n).is_file() for n in ("corpus.jsonl", "corpus.jsonl.gz")):
+            return candidate
+    raise DatasetError(f"{origin}: no corpus.jsonl inside; is this a BEIR dataset zip?")

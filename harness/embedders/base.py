@@ -1,0 +1,49 @@
+"""The two families of retrieval models a suite can name.
+
+A dense embedder turns texts into vectors that an index searches. A lexical retriever
+(BM25, and later learned sparse models) owns its own inverted index: it runs once per
+dataset, not once per vector index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from harness.registry import Registry
+
+Side = Literal["query", "document"]
+Progress = Callable[[int], None]
+"""Called with the number of texts just finished."""
+
+EMBEDDERS: Registry[type] = Registry("embedder kind", "harness.embedders")
+
+
+@runtime_checkable
+class DenseEmbedder(Protocol):
+    family: ClassVar[Literal["dense"]]
+
+    def load(self) -> None:
+        """Load the model; separate from __init__ so load time is measured on its own."""
+
+    def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> np.ndarray:
+        """float32 array (len(texts), dim); rows are unit length when the similarity is cosine."""
+
+    def describe(self) -> dict[str, Any]:
+        """Resolved settings recorded with every result: model, source, dim, prompts, ..."""
+
+
+@runtime_checkable
+class LexicalRetriever(Protocol):
+    family: ClassVar[Literal["lexical"]]
+
+    def index(self, texts: Sequence[str]) -> None: ...
+
+    def search(self, texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, document positions), each (len(texts), k), best first; -1 pads short lists."""
+
+    def nbytes(self) -> int: ...
+
+    def describe(self) -> dict[str, Any]: ...

@@ -1,0 +1,116 @@
+"""Dense embedders through sentence-transformers, by hub id or local path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.embedders.base import EMBEDDERS, Progress, Side
+from harness.embedders.models import ResolvedModel, resolve_model
+from harness.errors import ComponentError
+
+
+class SentenceTransformersParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str
+    """Hugging Face hub id (kept in results) or a local folder."""
+    similarity: Literal["auto", "cosine", "dot"] = "auto"
+    """cosine normalises vectors (MTEB and BEIR's default); auto takes the model's own setting."""
+    batch_size: int = Field(32, gt=0)
+    max_seq_length: int | None = Field(None, gt=0)
+    """Tokens kept per text; None keeps the model's configured length."""
+    query_prompt: str = ""
+    """Prefix added to every query, e.g. 'query: ' for E5 models."""
+    document_prompt: str = ""
+    device: str | None = None
+    """cpu, cuda, mps; None picks the best available."""
+
+
+_CHUNK = 1024  # texts per encode call: fine enough for progress, large enough for throughput
+
+
+@EMBEDDERS.register("sentence-transformers")
+class SentenceTransformersEmbedder:
+    family: ClassVar[Literal["dense"]] = "dense"
+    Params = SentenceTransformersParams
+
+    def __init__(self, params: SentenceTransformersParams) -> None:
+        self.params = params
+        self._model: Any = None
+        self._resolved: ResolvedModel = resolve_model(params.model)
+        self._similarity = params.similarity
+
+    def load(self) -> None:
+        resolved = self._resolved
+        # imported here, not at the top: sentence-transformers takes ~11 s to import
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # harness draws its own progress bars
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        try:
+            model = SentenceTransformer(resolved.location, device=self.params.device)
+        except Exception as err:
+            raise ComponentError(
+                f"model '{self.params.model}' failed to load from {resolved.source}: "
+                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            ) from None
+        if self.params.max_seq_length is not None:
+            model.max_seq_length = self.params.max_seq_length
+        if self._similarity == "auto":
+            native = str(model.similarity_fn_name or "cosine")
+            if native not in ("cosine", "dot"):
+                raise ComponentError(
+                    f"model '{self.params.model}' uses {native} similarity; harness indexes "
+                    "search by inner product: set similarity: cosine or dot"
+                )
+            self._similarity = native  # type: ignore[assignment]
+        self._model = model
+
+    def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> np.ndarray:
+        if self._model is None:
+            self.load()
+        prompt = self.params.query_prompt if side == "query" else self.params.document_prompt
+        parts = []
+        for start in range(0, len(texts), _CHUNK):
+            chunk = list(texts[start : start + _CHUNK])
+            parts.append(
+                self._model.encode(
+                    chunk,
+                    prompt=prompt or None,
+                    batch_size=self.params.batch_size,
+                    normalize_embeddings=self._similarity == "cosine",
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            )
+            if progress is not None:
+                progress(len(chunk))
+        if not parts:
+            return np.zeros((0, self.dim()), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def dim(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "model": self.params.model,
+            "similarity": self._similarity,
+            "query_prompt": self.params.query_prompt,
+            "document_prompt": self.params.document_prompt,
+            "batch_size": self.params.batch_size,
+        }
+        described["model_source"] = self._resolved.source
+        if self._model is not None:
+            described |= {
+                "dim": self.dim(),
+                "max_seq_length": int(self._model.max_seq_length),
+                "device": str(self._model.device),
+            }
+        return described

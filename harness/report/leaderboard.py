@@ -1,0 +1,64 @@
+"""The leaderboard: runs table -> a compact ranking per dataset, as rows, Markdown and CSV."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+COST_COLUMNS = {
+    "qps": "QPS",
+    "latency_p95_ms": "p95 ms",
+    "build_s": "build s",
+    "bytes_per_vector": "bytes/vec",
+    "docs_per_s": "docs/s",
+}
+
+
+def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per cell, best first within each dataset by the first metric; failures last."""
+    table = pd.DataFrame(
+        {
+            "dataset": runs["dataset"],
+            "embedder": runs["embedder"],
+            "index": runs["index"].replace("", "-"),
+            "search": runs["search_params"].map(search_label),
+        }
+    )
+    for metric in metrics:
+        table[metric] = runs[metric]
+    for column, title in COST_COLUMNS.items():
+        table[title] = runs.get(column, math.nan)
+    table["status"] = runs["status"]
+    order = table.sort_values(
+        ["dataset", "status", metrics[0]], ascending=[True, False, False], kind="stable"
+    )
+    return order.reset_index(drop=True)
+
+
+def search_label(search_params: str) -> str:
+    """'{"efSearch":16}' -> 'efSearch=16'; no settings -> '-'."""
+    settings = json.loads(search_params) if search_params else {}
+    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "-"
+
+
+def format_value(value: object, column: str) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        if column in ("QPS", "docs/s", "bytes/vec"):
+            return f"{value:,.0f}"
+        if column in ("p95 ms", "build s"):
+            return f"{value:.2f}"
+        return f"{value:.4f}"
+    return str(value)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    columns = list(table.columns)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(format_value(row[c], c) for c in columns) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,277 @@
+"""Orchestration only: a Suite's cells -> CellResults. Prints nothing; reports through a Reporter.
+
+Work is shared where the grid allows: a dataset loads once, an embedder encodes each dataset
+once for all its indexes, an index builds once for all its search settings. A failing cell is
+recorded with its error and the run goes on, so nothing already computed is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from harness.datasets import LOADERS, Dataset
+from harness.embedders import EMBEDDERS
+from harness.errors import HarnessError
+from harness.evaluate import evaluate, to_run
+from harness.indexes import INDEXES
+from harness.measure import peak_rss_bytes, reset_peak_rss, time_search, timed
+from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
+
+Hits = tuple[np.ndarray, np.ndarray]
+
+
+class Reporter(Protocol):
+    def task(self, description: str, total: int) -> None:
+        """A new stage with `total` units of work begins."""
+
+    def advance(self, n: int) -> None: ...
+
+    def cell_done(self, result: CellResult) -> None: ...
+
+
+class SilentReporter:
+    def task(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def cell_done(self, result: CellResult) -> None:
+        pass
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    status: Literal["ok", "failed"]
+    error: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)
+    embedder: dict[str, Any] = field(default_factory=dict)
+    index: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)
+
+
+def run_suite(suite: Suite, reporter: Reporter | None = None) -> list[CellResult]:
+    reporter = reporter or SilentReporter()
+    results: list[CellResult] = []
+    cells = suite.cells()
+    for dataset_spec in suite.datasets:
+        dataset: Dataset | None = None
+        for embedder_spec in suite.embedders:
+            group = [
+                c
+                for c in cells
+                if (c.dataset, c.embedder) == (dataset_spec.name, embedder_spec.name)
+            ]
+            done: set[Cell] = set()
+            try:
+                if dataset is None:
+                    dataset = _load(dataset_spec, reporter)
+                for result in _run_group(
+                    suite, dataset, dataset_spec, embedder_spec, group, reporter
+                ):
+                    done.add(result.cell)
+                    results.append(result)
+                    reporter.cell_done(result)
+            except Exception as err:  # recorded on each unfinished cell; the grid goes on
+                message = (
+                    str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
+                )
+                for cell in group:
+                    if cell not in done:
+                        failed = CellResult(cell, "failed", error=message)
+                        results.append(failed)
+                        reporter.cell_done(failed)
+    return results
+
+
+def _load(spec: DatasetSpec, reporter: Reporter) -> Dataset:
+    reporter.task(f"{spec.name}: loading", 1)
+    dataset: Dataset = LOADERS.get(spec.loader)(spec.params).load(spec.name)
+    reporter.advance(1)
+    return dataset
+
+
+class _Group:
+    """What the cells of one dataset x embedder share, and how a cell's result is assembled."""
+
+    def __init__(self, suite: Suite, dataset: Dataset, spec: DatasetSpec, embedder: Any) -> None:
+        self.suite, self.dataset, self.spec, self.embedder = suite, dataset, spec, embedder
+        # BEIR retrieves one extra hit when it will drop the query's own id
+        self.depth = suite.k + 1 if spec.ignore_identical_ids else suite.k
+        self.described = {
+            "dataset_fingerprint": dataset.fingerprint,
+            "corpus_fingerprint": dataset.corpus_fingerprint,
+            "split": dataset.split,
+            "n_docs": len(dataset.doc_ids),
+            "n_queries": len(dataset.query_ids),
+            "ignore_identical_ids": spec.ignore_identical_ids,
+        }
+
+    def timed_search(
+        self, search: Callable[[np.ndarray], Hits], reporter: Reporter, label: str
+    ) -> Any:
+        reporter.task(f"{label}: searching", 1)
+        timing, hits = time_search(search, len(self.dataset.query_ids))
+        reporter.advance(1)
+        return timing, hits
+
+    def result(
+        self, cell: Cell, index: dict[str, Any], timing: Any, hits: Hits, cost: dict[str, float]
+    ) -> CellResult:
+        scores, positions = hits
+        run = to_run(
+            self.dataset.query_ids,
+            self.dataset.doc_ids,
+            scores,
+            positions,
+            self.suite.k,
+            ignore_identical_ids=self.spec.ignore_identical_ids,
+        )
+        evaluation = evaluate(self.dataset.qrels, run, self.suite.metrics)
+        return CellResult(
+            cell,
+            "ok",
+            dataset=self.described,
+            embedder=self.embedder.describe(),
+            index=index,
+            metrics=evaluation.means,
+            per_query=evaluation.per_query,
+            cost=cost
+            | {
+                "latency_p50_ms": timing.latency_p50_ms,
+                "latency_p95_ms": timing.latency_p95_ms,
+                "latency_p99_ms": timing.latency_p99_ms,
+                "qps": timing.qps,
+                "peak_rss_bytes": float(peak_rss_bytes()),
+                "queries_without_results": float(sum(1 for hits in run.values() if not hits)),
+            },
+        )
+
+
+def _run_group(
+    suite: Suite,
+    dataset: Dataset,
+    dataset_spec: DatasetSpec,
+    embedder_spec: EmbedderSpec,
+    cells: list[Cell],
+    reporter: Reporter,
+) -> Iterator[CellResult]:
+    reset_peak_rss()  # peak memory is measured per dataset x embedder group
+    embedder = EMBEDDERS.get(embedder_spec.kind)(embedder_spec.params)
+    group = _Group(suite, dataset, dataset_spec, embedder)
+    if embedder_spec.family == "lexical":
+        yield _lexical_cell(group, cells[0], reporter)
+    else:
+        yield from _dense_cells(group, embedder_spec.name, cells, reporter)
+
+
+def _lexical_cell(group: _Group, cell: Cell, reporter: Reporter) -> CellResult:
+    dataset, retriever = group.dataset, group.embedder
+    label = f"{cell.dataset} · {cell.embedder}"
+    reporter.task(f"{label}: indexing", 1)
+    with timed() as build:
+        retriever.index(dataset.doc_texts)
+    reporter.advance(1)
+    timing, hits = group.timed_search(
+        lambda pos: retriever.search([dataset.query_texts[i] for i in pos], group.depth),
+        reporter,
+        label,
+    )
+    cost = _no_encoding() | _index_cost(build.seconds, retriever.nbytes(), len(dataset.doc_ids))
+    return group.result(
+        cell, {"index_kind": "", "build_params": "", "search_effective": ""}, timing, hits, cost
+    )
+
+
+def _dense_cells(
+    group: _Group, name: str, cells: list[Cell], reporter: Reporter
+) -> Iterator[CellResult]:
+    dataset, embedder = group.dataset, group.embedder
+    with timed() as load:
+        embedder.load()
+    vectors = {}
+    seconds = {}
+    for side, texts in (("document", dataset.doc_texts), ("query", dataset.query_texts)):
+        reporter.task(f"{dataset.name} · {name}: encoding {side}s", len(texts))
+        with timed() as watch:
+            vectors[side] = embedder.encode(texts, side, reporter.advance)
+        seconds[side] = watch.seconds
+    encoding = {
+        "model_load_s": load.seconds,
+        "encode_docs_s": seconds["document"],
+        "docs_per_s": _rate(len(dataset.doc_texts), seconds["document"]),
+        "encode_queries_s": seconds["query"],
+        "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
+        "texts_encoded": float(len(dataset.doc_texts) + len(dataset.query_texts)),
+        "dim": float(vectors["document"].shape[1]),
+    }
+    for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
+        spec = group.suite.index(index_name)
+        yield from _index_cells(
+            group, spec, vectors, encoding, [c for c in cells if c.index == index_name], reporter
+        )
+
+
+def _index_cells(
+    group: _Group,
+    spec: IndexSpec,
+    vectors: dict[str, np.ndarray],
+    encoding: dict[str, float],
+    cells: list[Cell],
+    reporter: Reporter,
+) -> Iterator[CellResult]:
+    label = f"{group.dataset.name} · {cells[0].embedder} · {spec.name}"
+    index = INDEXES.get(spec.kind)(spec.build)
+    reporter.task(f"{label}: building", 1)
+    with timed() as build:
+        index.build(vectors["document"])
+    reporter.advance(1)
+    cost = encoding | _index_cost(build.seconds, index.nbytes(), len(group.dataset.doc_ids))
+    queries = vectors["query"]
+    for search in spec.search:
+        cell = next(c for c in cells if c.search == search_key(search))
+
+        def search_rows(positions: np.ndarray, settings: Any = search) -> Hits:
+            return index.search(queries[positions], group.depth, settings)  # type: ignore[no-any-return]
+
+        timing, hits = group.timed_search(search_rows, reporter, f"{label} {cell.search}")
+        described = {
+            "index_kind": spec.kind,
+            "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
+            "search_effective": json.dumps(index.effective(search, group.depth), sort_keys=True),
+        }
+        yield group.result(cell, described, timing, hits, cost)
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else math.inf
+
+
+def _index_cost(build_seconds: float, n_bytes: int, n_docs: int) -> dict[str, float]:
+    return {
+        "build_s": build_seconds,
+        "index_bytes": float(n_bytes),
+        "bytes_per_vector": n_bytes / n_docs if n_docs else math.nan,
+    }
+
+
+def _no_encoding() -> dict[str, float]:
+    """Lexical retrievers encode nothing; their tokenising and indexing is build time."""
+    keys = (
+        "model_load_s",
+        "encode_docs_s",
+        "docs_per_s",
+        "encode_queries_s",
+        "queries_per_s",
+        "dim",
+    )
+    return dict.fromkeys(keys, math.nan) | {"texts_encoded": 0.0}

@@ -1,0 +1,310 @@
+"""Suite files: YAML -> validated, typed `Suite` -> the grid of `Cell`s to run.
+
+Every error names the suite file and line: unknown keys (extra="forbid"), wrong types,
+unknown component kinds or metrics (with a did-you-mean), missing files and packages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.datasets import LOADERS
+from harness.embedders import EMBEDDERS
+from harness.errors import HarnessError, SuiteError
+from harness.indexes import INDEXES
+from harness.registry import Registry, did_you_mean, suggest
+from harness.yamlmap import Loc, LocatedYaml, load_located
+
+DEFAULT_DEPTH = 1000  # retrieval depth when a metric has no cutoff (BEIR's and MTEB's top-k)
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class _SuiteFile(BaseModel):
+    """The top level of a suite file; entries are checked one by one against their kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    datasets: list[dict[str, Any]] = Field(min_length=1)
+    embedders: list[dict[str, Any]] = Field(min_length=1)
+    indexes: list[dict[str, Any]] = []
+    metrics: list[str] = Field(min_length=1)
+    k: int | None = Field(None, gt=0)
+    """Retrieval depth; defaults to the largest metric cutoff (1000 if a metric has none)."""
+
+
+class _DatasetHead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=_NAME)
+    loader: str = "beir"
+    ignore_identical_ids: bool = False
+    """Drop a retrieved document whose id equals the query id (BEIR does for ArguAna, Quora)."""
+
+
+class _EmbedderHead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=_NAME)
+    kind: str
+
+
+class _IndexHead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME)
+    kind: str
+    build: dict[str, Any] = {}
+    search: list[dict[str, Any]] | dict[str, Any] = [{}]
+    """A list of settings, or a mapping whose list values form a grid."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    loader: str
+    params: BaseModel
+    ignore_identical_ids: bool
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    name: str
+    kind: str
+    family: Literal["dense", "lexical"]
+    params: BaseModel
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    kind: str
+    build: BaseModel
+    search: tuple[BaseModel, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One point of the grid. Lexical embedders have no index and no search settings."""
+
+    dataset: str
+    embedder: str
+    index: str | None
+    search: str
+    """Search settings as compact JSON ('{"efSearch":16}'), '' when there are none."""
+
+    @property
+    def key(self) -> str:
+        return "/".join([self.dataset, self.embedder, self.index or "-", self.search or "-"])
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: Path
+    description: str
+    datasets: tuple[DatasetSpec, ...]
+    embedders: tuple[EmbedderSpec, ...]
+    indexes: tuple[IndexSpec, ...]
+    metrics: tuple[str, ...]
+    k: int
+
+    def cells(self) -> list[Cell]:
+        out = []
+        for dataset in self.datasets:
+            for embedder in self.embedders:
+                if embedder.family == "lexical":
+                    out.append(Cell(dataset.name, embedder.name, None, ""))
+                    continue
+                for index in self.indexes:
+                    for search in index.search:
+                        out.append(
+                            Cell(dataset.name, embedder.name, index.name, search_key(search))
+                        )
+        return out
+
+    def index(self, name: str) -> IndexSpec:
+        return next(i for i in self.indexes if i.name == name)
+
+    def embedder(self, name: str) -> EmbedderSpec:
+        return next(e for e in self.embedders if e.name == name)
+
+
+def search_key(params: BaseModel) -> str:
+    dumped = params.model_dump()
+    return json.dumps(dumped, separators=(",", ":"), sort_keys=True) if dumped else ""
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read, validate and resolve a suite file; raises SuiteError naming file:line."""
+    doc = load_located(Path(path))
+    top = _validate(_SuiteFile, doc.data, (), doc)
+    base = doc.path.parent
+    datasets = tuple(_dataset(doc, i, entry, base) for i, entry in enumerate(top.datasets))
+    embedders = tuple(_embedder(doc, i, entry, base) for i, entry in enumerate(top.embedders))
+    indexes = tuple(_index(doc, i, entry) for i, entry in enumerate(top.indexes))
+    for section, specs in (("datasets", datasets), ("embedders", embedders), ("indexes", indexes)):
+        _unique_names(doc, section, [s.name for s in specs])
+    if indexes == () and any(e.family == "dense" for e in embedders):
+        dense = next(i for i, e in enumerate(embedders) if e.family == "dense")
+        raise doc.error(
+            ("embedders", dense),
+            f"dense embedder '{embedders[dense].name}' needs an index; "
+            "add one under indexes:, e.g. {name: exact, kind: faiss-flat}",
+        )
+    cutoffs = [_metric_cutoff(doc, i, m) for i, m in enumerate(top.metrics)]
+    needed = DEFAULT_DEPTH if None in cutoffs else max(c for c in cutoffs if c is not None)
+    if top.k is not None and top.k < needed:
+        raise doc.error(("k",), f"k={top.k} is below the deepest metric cutoff {needed}; raise k")
+    return Suite(
+        name=top.name,
+        path=doc.path,
+        description=top.description,
+        datasets=datasets,
+        embedders=embedders,
+        indexes=indexes,
+        metrics=tuple(top.metrics),
+        k=top.k or needed,
+    )
+
+
+def _dataset(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> DatasetSpec:
+    loc: Loc = ("datasets", i)
+    head = _validate(_DatasetHead, entry, loc, doc)
+    loader = _lookup(LOADERS, head.loader, (*loc, "loader"), doc)
+    rest = {k: v for k, v in entry.items() if k not in _DatasetHead.model_fields}
+    if isinstance(rest.get("path"), str) and not Path(rest["path"]).is_absolute():
+        rest["path"] = str(base / rest["path"])
+    params = _validate(loader.Params, rest, loc, doc, also=list(_DatasetHead.model_fields))
+    _construct(loader, params, loc, doc)
+    return DatasetSpec(head.name, head.loader, params, head.ignore_identical_ids)
+
+
+def _embedder(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> EmbedderSpec:
+    loc: Loc = ("embedders", i)
+    head = _validate(_EmbedderHead, entry, loc, doc)
+    kind = _lookup(EMBEDDERS, head.kind, (*loc, "kind"), doc)
+    rest = {k: v for k, v in entry.items() if k not in _EmbedderHead.model_fields}
+    if isinstance(rest.get("model"), str) and rest["model"].startswith(("./", "../")):
+        rest["model"] = str(base / rest["model"])
+    params = _validate(kind.Params, rest, loc, doc, also=list(_EmbedderHead.model_fields))
+    _construct(kind, params, loc, doc)
+    return EmbedderSpec(head.name, head.kind, kind.family, params)
+
+
+def _index(doc: LocatedYaml, i: int, entry: dict[str, Any]) -> IndexSpec:
+    loc: Loc = ("indexes", i)
+    head = _validate(_IndexHead, entry, loc, doc)
+    kind = _lookup(INDEXES, head.kind, (*loc, "kind"), doc)
+    if kind.requires is not None:
+        import importlib.util
+
+        module, install = kind.requires
+        if importlib.util.find_spec(module) is None:
+            raise doc.error(
+                (*loc, "kind"), f"index kind '{head.kind}' needs '{module}': pip install {install}"
+            )
+    build = _validate(kind.Build, head.build, (*loc, "build"), doc)
+    search: list[BaseModel] = []
+    if isinstance(head.search, dict):
+        for combo in _grid(doc, (*loc, "search"), head.search):
+            search.append(_validate(kind.Search, combo, (*loc, "search"), doc))
+    else:
+        for j, item in enumerate(head.search):
+            search.append(_validate(kind.Search, item, (*loc, "search", j), doc))
+    keys = [search_key(s) for s in search]
+    if len(set(keys)) != len(keys):
+        raise doc.error((*loc, "search"), "the same search settings appear twice; remove one")
+    return IndexSpec(head.name, head.kind, build, tuple(search))
+
+
+def _grid(doc: LocatedYaml, loc: Loc, mapping: dict[str, Any]) -> list[dict[str, Any]]:
+    """{efSearch: [16, 64], x: 1} -> [{efSearch: 16, x: 1}, {efSearch: 64, x: 1}]."""
+    axes = {k: (v if isinstance(v, list) else [v]) for k, v in mapping.items()}
+    for key, values in axes.items():
+        if not values:
+            raise doc.error((*loc, key), "an empty list of values; give at least one")
+    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def _lookup(registry: Registry[type], name: str, loc: Loc, doc: LocatedYaml) -> Any:
+    try:
+        return registry.get(name)
+    except KeyError as err:
+        raise doc.error(loc, str(err.args[0])) from None
+
+
+def _construct(cls: Any, params: BaseModel, loc: Loc, doc: LocatedYaml) -> None:
+    """Components check their configuration (paths, packages, models) when constructed."""
+    try:
+        cls(params)
+    except HarnessError as err:
+        raise doc.error(loc, str(err)) from None
+    except ValueError as err:
+        raise doc.error(loc, str(err)) from None
+
+
+def _unique_names(doc: LocatedYaml, section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise doc.error((section, i, "name"), f"duplicate name '{name}'; names must be unique")
+        seen.add(name)
+
+
+_CUTOFF = re.compile(r"@(\d+)$")
+
+
+def _metric_cutoff(doc: LocatedYaml, i: int, metric: str) -> int | None:
+    import ir_measures
+
+    try:
+        measure = ir_measures.parse_measure(metric)
+    except Exception:
+        name = re.split(r"[@(]", metric, maxsplit=1)[0]
+        guess = suggest(name, sorted(ir_measures.measures.registry))
+        hint = f" Did you mean '{metric.replace(name, guess, 1)}'?" if guess else ""
+        raise doc.error(
+            ("metrics", i),
+            f"'{metric}' is not an ir-measures metric.{hint} e.g. nDCG@10, R@100, RR@10",
+        ) from None
+    cutoff = measure.params.get("cutoff")
+    return int(cutoff) if cutoff is not None else None
+
+
+def _validate(
+    model: type[Any], data: Any, loc: Loc, doc: LocatedYaml, also: list[str] | None = None
+) -> Any:
+    """Validate `data` against `model`; `also` names keys a surrounding schema accepts."""
+    if not isinstance(data, dict):
+        raise doc.error(loc, f"expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise _suite_error(err, [*(also or []), *model.model_fields], loc, doc) from None
+
+
+def _suite_error(
+    err: ValidationError, allowed: list[str], loc: Loc, doc: LocatedYaml
+) -> SuiteError:
+    first = err.errors()[0]
+    where: Loc = (*loc, *first["loc"])
+    if first["type"] == "extra_forbidden":
+        key = str(first["loc"][-1])
+        hint = did_you_mean(key, allowed)
+        message = f"unknown key '{key}'.{hint} Allowed: {', '.join(allowed) or 'none'}"
+    elif first["type"] == "missing":
+        message = f"missing required key '{first['loc'][-1]}'"
+        where = where[:-1]
+    else:
+        message = f"{first['msg']} (got {first.get('input')!r})"
+    more = len(err.errors()) - 1
+    return doc.error(where, message + (f" [and {more} more problem(s)]" if more else ""))

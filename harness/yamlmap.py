@@ -1,0 +1,128 @@
+"""YAML loading that remembers where every value came from, so errors can name file:line."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import SuiteError
+
+Loc = tuple[str | int, ...]
+_TOKEN = re.compile(r"__harness_env_\d+__")
+_SCALARS = yaml.SafeLoader("")  # turns scalar nodes into Python values
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class LocatedYaml:
+    """A parsed YAML document plus the line of every key and item in it."""
+
+    def __init__(self, path: Path, data: Any, lines: dict[Loc, int]) -> None:
+        self.path = path
+        self.data = data
+        self._lines = lines
+
+    def line(self, loc: Iterable[str | int]) -> int:
+        """The line of `loc`, or of its nearest located ancestor."""
+        parts = tuple(loc)
+        while parts:
+            if parts in self._lines:
+                return self._lines[parts]
+            parts = parts[:-1]
+        return 1
+
+    def where(self, loc: Iterable[str | int]) -> str:
+        return f"{self.path}:{self.line(loc)}"
+
+    def error(self, loc: Iterable[str | int], message: str) -> SuiteError:
+        loc = tuple(loc)
+        dotted = format_loc(loc)
+        return SuiteError(f"{self.where(loc)}: {dotted + ': ' if dotted else ''}{message}")
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_located(path: Path) -> LocatedYaml:
+    """Parse `path`, expand ${VAR} and ${VAR:-default} in strings, and record each value's line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"{path}: suite file not found; check the path") from None
+    except UnicodeDecodeError as err:
+        raise SuiteError(
+            f"{path}: not UTF-8 text ({err.reason}); save the suite as UTF-8"
+        ) from None
+    text, references = _protect_env_references(text)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SuiteError(f"{path}:{line}: invalid YAML: {problem}") from None
+    if root is None:
+        raise SuiteError(f"{path}:1: the suite is empty; see suites/quickstart.yaml for the shape")
+    lines: dict[Loc, int] = {}
+    data = _construct(root, (), lines, path, references)
+    return LocatedYaml(path, data, lines)
+
+
+def _protect_env_references(text: str) -> tuple[str, dict[str, re.Match[str]]]:
+    """Swap each ${VAR} for a plain token, so `{path: ${X}/a}` stays valid flow-style YAML."""
+    references: dict[str, re.Match[str]] = {}
+
+    def token(match: re.Match[str]) -> str:
+        name = f"__harness_env_{len(references)}__"
+        references[name] = match
+        return name
+
+    return _ENV_VAR.sub(token, text), references
+
+
+def _construct(
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path, refs: dict[str, re.Match[str]]
+) -> Any:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _SCALARS.construct_object(key_node)
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                raise SuiteError(f"{path}:{key_line}: keys must be strings, got {key!r}")
+            if key in out:
+                raise SuiteError(f"{path}:{key_line}: duplicate key '{key}'; keep one of them")
+            lines[(*loc, key)] = key_line
+            out[key] = _construct(value_node, (*loc, key), lines, path, refs)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*loc, i), lines, path, refs) for i, item in enumerate(node.value)]
+    value = _SCALARS.construct_object(node)
+    if isinstance(value, str):
+        return _expand_env(value, path, node.start_mark.line + 1, refs)
+    return value
+
+
+def _expand_env(value: str, path: Path, line: int, refs: dict[str, re.Match[str]]) -> str:
+    def substitute(token: re.Match[str]) -> str:
+        match = refs[token.group(0)]
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise SuiteError(
+            f"{path}:{line}: environment variable {name} is not set; "
+            f"export {name}=... or write ${{{name}:-default}}"
+        )
+
+    return _TOKEN.sub(substitute, value)

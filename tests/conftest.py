@@ -1,0 +1,88 @@
+"""Shared fixtures: tiny BEIR folders written inline, and the real collections in ../shared."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real collections: $HARNESS_DATA_DIR, else ../shared/datasets beside the repo."""
+    folder = Path(os.environ.get("HARNESS_DATA_DIR", REPO.parent / "shared" / "datasets"))
+    if not (folder / "scifact" / "corpus.jsonl").is_file():
+        pytest.fail(f"real collections not found at {folder}; set HARNESS_DATA_DIR")
+    return folder
+
+
+TINY_CORPUS = [
+    {"_id": "d1", "title": "Cats", "text": "Cats are small domesticated carnivores."},
+    {"_id": "d2", "title": "Dogs", "text": "Dogs are loyal companions and good guards."},
+    {"_id": "d3", "title": "", "text": "The stock market fell sharply on Monday."},
+    {"_id": "d4", "title": "Kittens", "text": "A kitten is a juvenile cat."},
+]
+TINY_QUERIES = [
+    {"_id": "q1", "text": "young cats"},
+    {"_id": "q2", "text": "loyal dogs"},
+    {"_id": "q3", "text": "unjudged query"},
+]
+TINY_QRELS = "query-id\tcorpus-id\tscore\nq1\td4\t2\nq1\td1\t1\nq2\td2\t1\n"
+
+WriteBeir = Callable[..., Path]
+
+
+@pytest.fixture
+def write_beir(tmp_path: Path) -> WriteBeir:
+    """Write a BEIR folder; override any file's raw text to make it malformed."""
+
+    def write(
+        name: str = "tiny",
+        corpus: str | None = None,
+        queries: str | None = None,
+        qrels: dict[str, str] | None = None,
+    ) -> Path:
+        folder = tmp_path / name
+        (folder / "qrels").mkdir(parents=True)
+        (folder / "corpus.jsonl").write_text(
+            corpus if corpus is not None else "".join(json.dumps(d) + "\n" for d in TINY_CORPUS)
+        )
+        (folder / "queries.jsonl").write_text(
+            queries if queries is not None else "".join(json.dumps(q) + "\n" for q in TINY_QUERIES)
+        )
+        for split, text in (qrels or {"test": TINY_QRELS}).items():
+            (folder / "qrels" / f"{split}.tsv").write_bytes(text.encode())
+        return folder
+
+    return write
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str) -> Path:
+        path = tmp_path / "suite.yaml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def cranfield_vectors(data_dir: Path) -> tuple[object, object]:
+    """Real MiniLM embeddings of Cranfield (1,400 abstracts, 225 queries), encoded once."""
+    from harness.datasets.beir import load_beir_folder
+    from harness.embedders.sbert import SentenceTransformersEmbedder, SentenceTransformersParams
+
+    ds = load_beir_folder(data_dir / "cranfield", name="cranfield", split="test")
+    embedder = SentenceTransformersEmbedder(
+        SentenceTransformersParams(model="sentence-transformers/all-MiniLM-L6-v2")
+    )
+    return embedder.encode(ds.doc_texts, "document", None), embedder.encode(
+        ds.query_texts, "query", None
+    )

@@ -1,0 +1,70 @@
+"""The whole flow through the command line: the shipped quickstart, and a small real collection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from harness.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_quickstart_runs_offline_from_shipped_data(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["run", str(REPO / "suites/quickstart.yaml"), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    runs = pd.read_parquet(tmp_path / "runs.parquet")
+    assert set(runs["status"]) == {"ok"} and len(runs) == 6
+    assert (tmp_path / "plots" / "quickstart-ndcg_10-vs-qps.png").stat().st_size > 10_000
+    assert "quickstart" in result.output and "nDCG@10" in result.output  # leaderboard printed
+
+
+MEDLINE = """\
+name: medline-check
+datasets:
+  - {{name: medline, path: {data}/medline}}
+embedders:
+  - {{name: minilm, kind: sentence-transformers, model: sentence-transformers/all-MiniLM-L6-v2}}
+  - {{name: bm25, kind: bm25}}
+indexes:
+  - {{name: exact, kind: faiss-flat}}
+  - {{name: hnsw, kind: faiss-hnsw, build: {{M: 16, efConstruction: 100}}, search: {{efSearch: [4, 128]}}}}
+  - {{name: hnswlib, kind: hnswlib, build: {{M: 16, ef_construction: 100}}, search: {{ef: 128}}}}
+metrics: [nDCG@10, R@100, RR@10, AP]
+"""
+
+
+def test_small_real_collection(
+    write_suite: Callable[[str], Path], tmp_path: Path, data_dir: Path
+) -> None:
+    suite = write_suite(MEDLINE.format(data=data_dir))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_parquet(out / "runs.parquet").set_index("cell")
+    assert len(runs) == 5 and set(runs["status"]) == {"ok"}
+    assert runs["k"].unique().tolist() == [1000]  # AP has no cutoff: BEIR's depth
+    exact = runs.loc["medline/minilm/exact/-"]
+    for cell in ('medline/minilm/hnsw/{"efSearch":128}', 'medline/minilm/hnswlib/{"ef":128}'):
+        assert abs(runs.loc[cell, "nDCG@10"] - exact["nDCG@10"]) < 0.005, cell
+    assert runs.loc['medline/minilm/hnsw/{"efSearch":4}', "AP"] < exact["AP"]
+    assert runs.loc["medline/bm25/-/-", "search_params"] == ""
+    dense = runs[runs["embedder"] == "minilm"]
+    assert (dense["texts_encoded"] == 1033 + 30).all() and dense["dim"].eq(384).all()
+    for column in (
+        "docs_per_s",
+        "build_s",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "qps",
+        "index_bytes",
+    ):
+        assert (dense[column] > 0).all(), column
+    assert (dense["latency_p50_ms"] <= dense["latency_p99_ms"]).all()
+    # flat stores the raw float32 vectors: 384 dims x 4 bytes, plus a small header
+    assert 1536 <= exact["bytes_per_vector"] < 1600
