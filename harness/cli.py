@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.runner import CellResult
-    from harness.spec import Suite
+    from harness.spec import Cell, Suite
 
 app = typer.Typer(
     help="Retrieval evaluation harness: quality and cost of embedders and indexes from one suite.",
@@ -76,31 +76,22 @@ def run(
     if dry_run:
         _print_grid(console, loaded)
         return
+    from rich.markup import escape
+
     from harness import manifest, results
     from harness.runner import run_suite
 
     folder = out or Path("results") / loaded.name
-    meta = manifest.collect()
-    meta |= {"run_id": _run_id(loaded.name), "suite": loaded.name, "suite_file": str(suite)}
+    meta = manifest.collect() | {
+        "run_id": _run_id(),
+        "suite": loaded.name,
+        "suite_file": str(suite),
+    }
     finished: list[CellResult] = []
-
-    def save() -> None:
-        runs = results.runs_table(loaded, finished, meta)
-        per_query = results.per_query_table(finished, meta["run_id"])
-        meta["threads"] = manifest.collect()["threads"]
-        meta["datasets"] = (
-            {
-                name: {"fingerprint": fp}
-                for name, fp in runs.groupby("dataset")["dataset_fingerprint"].first().items()
-            }
-            if "dataset_fingerprint" in runs
-            else {}
-        )
-        results.write_results(folder, runs, per_query, meta)
 
     def on_cell(result: CellResult) -> None:
         finished.append(result)
-        save()  # after every cell: a crash later loses nothing finished
+        results.save(folder, loaded, finished, meta)  # after every cell: a crash loses nothing done
 
     with _ProgressReporter(console, total_cells=len(loaded.cells()), on_cell=on_cell) as reporter:
         run_suite(loaded, reporter)
@@ -109,7 +100,7 @@ def run(
     _write_reports(console, folder, runs, loaded.metrics)
     failed = runs[runs["status"] == "failed"]
     for _, row in failed.iterrows():
-        console.print(f"[red]failed[/red] {row['cell']}: {row['error']}")
+        console.print(f"[red]failed[/red] {escape(row['cell'])}: {escape(row['error'])}")
     console.print(f"results: {folder}/ ({len(runs) - len(failed)} ok, {len(failed)} failed)")
     if len(failed):
         raise typer.Exit(1)
@@ -130,7 +121,7 @@ def components() -> None:
         typer.echo(f"{title}: {', '.join(registry.names())}")
 
 
-def _run_id(suite_name: str) -> str:
+def _run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
@@ -171,6 +162,14 @@ def _write_reports(
     console.print(table)
     for plot in plots:
         console.print(f"plot: {plot}")
+
+
+def _cell_label(cell: Cell) -> str:
+    from harness.report.leaderboard import search_label
+
+    parts = [cell.dataset, cell.embedder, *([cell.index] if cell.index else [])]
+    label = " · ".join(parts)
+    return f"{label} {search_label(cell.search)}" if cell.search else label
 
 
 class _ProgressReporter:
@@ -221,5 +220,7 @@ class _ProgressReporter:
         mark = "ok" if result.status == "ok" else "[red]failed[/red]"
         first = next(iter(result.metrics.items()), None)
         score = f" {first[0]}={first[1]:.4f}" if first else ""
-        self._progress.console.print(f"{mark} {result.cell.key}{score}")
+        from rich.markup import escape
+
+        self._progress.console.print(f"{mark} {escape(_cell_label(result.cell))}{score}")
         self._on_cell(result)

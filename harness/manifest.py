@@ -60,7 +60,7 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
-        "threads": _threads(),
+        "threads": thread_counts(),
         "packages": {name: v for name in PACKAGES if (v := _version(name))},
         "env": {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if k in os.environ},
     }
@@ -83,7 +83,7 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-def _threads() -> dict[str, int]:
+def thread_counts() -> dict[str, int]:
     """Threads the numeric libraries will use, for those already imported."""
     import sys
 

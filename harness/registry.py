@@ -75,7 +75,7 @@ def unknown_name_message(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} '{name}'.{did_you_mean(name, known)} Known: {', '.join(known)}"
 
 
-def require(module: str, install: str, needed_by: str) -> None:
+def require(module: str, install: str, *, needed_by: str) -> None:
     """Raise a ComponentError naming the install command when `module` is not importable."""
     if importlib.util.find_spec(module) is None:
         raise ComponentError(f"{needed_by} needs the '{module}' package: pip install {install}")

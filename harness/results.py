@@ -107,6 +107,24 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def save(out: Path, suite: Suite, results: list[CellResult], meta: dict[str, Any]) -> None:
+    """Write the tables and manifest for the cells finished so far."""
+    from harness.manifest import thread_counts
+
+    manifest = meta | {
+        "threads": thread_counts(),  # read now: the run has imported the libraries
+        "datasets": {
+            r.cell.dataset: {
+                key: r.dataset[key] for key in ("dataset_fingerprint", "corpus_fingerprint")
+            }
+            for r in results
+            if r.dataset
+        },
+    }
+    runs = runs_table(suite, results, meta)
+    write_results(out, runs, per_query_table(results, meta["run_id"]), manifest)
+
+
 def write_results(
     out: Path, runs: pd.DataFrame, per_query: pd.DataFrame, manifest: dict[str, Any]
 ) -> None:

@@ -19,7 +19,7 @@ from harness.datasets import LOADERS
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError, SuiteError
 from harness.indexes import INDEXES
-from harness.registry import Registry, did_you_mean, suggest
+from harness.registry import Registry, did_you_mean, require, suggest
 from harness.yamlmap import Loc, LocatedYaml, load_located
 
 DEFAULT_DEPTH = 1000  # retrieval depth when a metric has no cutoff (BEIR's and MTEB's top-k)
@@ -205,13 +205,10 @@ def _index(doc: LocatedYaml, i: int, entry: dict[str, Any]) -> IndexSpec:
     head = _validate(_IndexHead, entry, loc, doc)
     kind = _lookup(INDEXES, head.kind, (*loc, "kind"), doc)
     if kind.requires is not None:
-        import importlib.util
-
-        module, install = kind.requires
-        if importlib.util.find_spec(module) is None:
-            raise doc.error(
-                (*loc, "kind"), f"index kind '{head.kind}' needs '{module}': pip install {install}"
-            )
+        try:
+            require(*kind.requires, needed_by=f"index kind '{head.kind}'")
+        except HarnessError as err:
+            raise doc.error((*loc, "kind"), str(err)) from None
     build = _validate(kind.Build, head.build, (*loc, "build"), doc)
     search: list[BaseModel] = []
     if isinstance(head.search, dict):
@@ -246,9 +243,7 @@ def _construct(cls: Any, params: BaseModel, loc: Loc, doc: LocatedYaml) -> None:
     """Components check their configuration (paths, packages, models) when constructed."""
     try:
         cls(params)
-    except HarnessError as err:
-        raise doc.error(loc, str(err)) from None
-    except ValueError as err:
+    except (HarnessError, ValueError) as err:
         raise doc.error(loc, str(err)) from None
 
 

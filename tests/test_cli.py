@@ -124,4 +124,6 @@ def test_run_writes_every_artefact(
         assert means[(row["cell"], "nDCG@10")] == row["nDCG@10"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"packages", "cpu", "cpu_count", "threads", "git_sha", "datasets"} <= set(manifest)
-    assert manifest["datasets"]["good"]["fingerprint"] == runs["dataset_fingerprint"].iloc[0]
+    assert (
+        manifest["datasets"]["good"]["dataset_fingerprint"] == runs["dataset_fingerprint"].iloc[0]
+    )

@@ -109,6 +109,11 @@ BAD_SUITES = [
     (("kind: bm25}", "kind: bm25, k1: high}"), 5, r"k1: Input should be a valid number"),
     (("kind: bm25}", "kind: bm25, k_1: 1.2}"), 5, r"unknown key 'k_1'\. Did you mean 'k1'\?"),
     (
+        ("kind: bm25}", "kind: bm25, stemmer: portr}"),
+        5,
+        r"unknown stemmer 'portr'; PyStemmer knows .*porter",
+    ),
+    (
         ("[nDCG@10]", "[nDGC@10]"),
         9,
         r"'nDGC@10' is not an ir-measures metric\. Did you mean 'nDCG@10'\?",

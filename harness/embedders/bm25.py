@@ -36,9 +36,14 @@ class BM25Retriever:
     Params = BM25Params
 
     def __init__(self, params: BM25Params) -> None:
-        require("bm25s", "bm25s", "the bm25 embedder")
+        require("bm25s", "bm25s", needed_by="the bm25 embedder")
         if params.stemmer is not None:
-            require("Stemmer", "PyStemmer", f"bm25 stemming ({params.stemmer})")
+            require("Stemmer", "PyStemmer", needed_by=f"bm25 stemming ({params.stemmer})")
+            import Stemmer
+
+            if params.stemmer not in Stemmer.algorithms():
+                known = ", ".join(Stemmer.algorithms())
+                raise ValueError(f"unknown stemmer '{params.stemmer}'; PyStemmer knows {known}")
         self.params = params
         self._retriever: Any = None
         self._tokenizer: Any = None
@@ -51,13 +56,7 @@ class BM25Retriever:
         if self.params.stemmer is not None:
             import Stemmer
 
-            try:
-                stem = Stemmer.Stemmer(self.params.stemmer).stemWord
-            except KeyError:
-                algorithms = ", ".join(Stemmer.algorithms())
-                raise ValueError(
-                    f"unknown stemmer '{self.params.stemmer}'; one of {algorithms}"
-                ) from None
+            stem = Stemmer.Stemmer(self.params.stemmer).stemWord
         return bm25s.tokenization.Tokenizer(
             lower=self.params.lowercase, stopwords=self.params.stopwords or [], stemmer=stem
         )

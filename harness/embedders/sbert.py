@@ -30,7 +30,7 @@ class SentenceTransformersParams(BaseModel):
     """cpu, cuda, mps; None picks the best available."""
 
 
-_CHUNK = 1024  # texts per encode call: fine enough for progress, large enough for throughput
+_BATCHES_PER_CALL = 8  # batches per encode call: progress steps without losing throughput
 
 
 @EMBEDDERS.register("sentence-transformers")
@@ -76,24 +76,24 @@ class SentenceTransformersEmbedder:
         if self._model is None:
             self.load()
         prompt = self.params.query_prompt if side == "query" else self.params.document_prompt
-        parts = []
-        for start in range(0, len(texts), _CHUNK):
-            chunk = list(texts[start : start + _CHUNK])
-            parts.append(
-                self._model.encode(
-                    chunk,
-                    prompt=prompt or None,
-                    batch_size=self.params.batch_size,
-                    normalize_embeddings=self._similarity == "cosine",
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+        # Longest first, as sentence-transformers orders one call's texts, so batches hold
+        # texts of similar length; then encode in batch-aligned slices for progress.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        step = self.params.batch_size * _BATCHES_PER_CALL
+        vectors = np.empty((len(texts), self.dim()), dtype=np.float32)
+        for start in range(0, len(texts), step):
+            rows = order[start : start + step]
+            vectors[rows] = self._model.encode(
+                [texts[i] for i in rows],
+                prompt=prompt or None,
+                batch_size=self.params.batch_size,
+                normalize_embeddings=self._similarity == "cosine",
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
             if progress is not None:
-                progress(len(chunk))
-        if not parts:
-            return np.zeros((0, self.dim()), dtype=np.float32)
-        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+                progress(len(rows))
+        return vectors
 
     def dim(self) -> int:
         return int(self._model.get_embedding_dimension())
