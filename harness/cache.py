@@ -1,10 +1,29 @@
-"""Where harness keeps what it downloads or derives; the only code that knows the cache layout."""
+"""Where harness keeps what it downloads or derives; the only code that knows the cache layout.
+
+    <root>/embeddings/<key digest>/vectors.npy   float32 (n, dim), memory-mapped on read
+                                  /entry.json    the key, shape, sha256 of vectors.npy, created
+                                  /last_used     touched on every hit (prune by age reads it)
+    <root>/datasets/...                          unzipped or downloaded collections
+    <root>/fingerprints.json                     model-folder digests, by path, size and mtime
+
+An entry is written to a temporary folder and renamed into place, and checked against its
+sha256 when read: a partial or corrupt entry is removed and recomputed, never used.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def root() -> Path:
@@ -21,3 +40,157 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over every file in a model folder (names and contents); memoised by size+mtime."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts)
+    stamp = [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    memo_path = root() / "fingerprints.json"
+    memo: dict[str, Any] = {}
+    if memo_path.is_file():
+        try:
+            memo = json.loads(memo_path.read_text())
+        except ValueError:
+            memo = {}
+    known = memo.get(str(folder.resolve()))
+    if known is not None and known["stamp"] == stamp:
+        return str(known["digest"])
+    h = hashlib.sha256()
+    for (name, *_), path in zip(stamp, files, strict=True):
+        h.update(f"{name}\0{file_digest(path)}\n".encode())
+    digest = h.hexdigest()
+    memo[str(folder.resolve())] = {"stamp": stamp, "digest": digest}
+    _write_json_atomic(memo_path, memo)
+    return digest
+
+
+def key_digest(key: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Cached:
+    vectors: np.ndarray
+    """Read-only memory map of float32 (n, dim)."""
+    encode_seconds: float
+    """How long the encode that produced them took."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    digest: str
+    key: dict[str, Any]
+    shape: tuple[int, ...]
+    nbytes: int
+    created: float
+    last_used: float
+
+
+class EmbeddingCache:
+    """Content-addressed vectors: `get(key)` returns a read-only memory map or None."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or root() / "embeddings"
+
+    def get(self, key: Mapping[str, Any]) -> Cached | None:
+        entry = self.folder / key_digest(key)
+        if not entry.is_dir():
+            return None
+        cached = self._verified(entry, key)
+        if cached is None:  # partial or corrupt: drop it so it is recomputed
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        (entry / "last_used").touch()
+        return cached
+
+    def put(self, key: Mapping[str, Any], vectors: np.ndarray, encode_seconds: float) -> Cached:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        entry = self.folder / key_digest(key)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".partial-"))
+        try:
+            np.save(tmp / "vectors.npy", vectors)
+            meta = {
+                "key": dict(key),
+                "shape": list(vectors.shape),
+                "sha256": file_digest(tmp / "vectors.npy"),
+                "created": time.time(),
+                "encode_seconds": encode_seconds,
+            }
+            (tmp / "entry.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            (tmp / "last_used").touch()
+            if entry.exists():  # another process finished first: keep one copy
+                shutil.rmtree(tmp)
+            else:
+                os.replace(tmp, entry)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        stored = self.get(key)
+        if stored is None:
+            raise OSError(f"{entry}: cache entry unreadable right after writing; is the disk full?")
+        return stored
+
+    def entries(self) -> list[Entry]:
+        out = []
+        for entry in sorted(self.folder.glob("[0-9a-f]*")) if self.folder.is_dir() else []:
+            try:
+                meta = json.loads((entry / "entry.json").read_text())
+                size = sum(p.stat().st_size for p in entry.iterdir())
+                last_used = (entry / "last_used").stat().st_mtime
+            except (OSError, ValueError):
+                continue
+            out.append(
+                Entry(
+                    entry.name, meta["key"], tuple(meta["shape"]), size, meta["created"], last_used
+                )
+            )
+        return out
+
+    def remove(self, digest: str) -> None:
+        shutil.rmtree(self.folder / digest, ignore_errors=True)
+
+    def prune(
+        self, *, older_than_s: float | None = None, max_bytes: int | None = None
+    ) -> list[Entry]:
+        """Drop entries unused for `older_than_s`, then least recently used above `max_bytes`."""
+        removed = []
+        entries = sorted(self.entries(), key=lambda e: e.last_used)
+        if older_than_s is not None:
+            cutoff = time.time() - older_than_s
+            removed += [e for e in entries if e.last_used < cutoff]
+        kept = [e for e in entries if e not in removed]
+        if max_bytes is not None:
+            total = sum(e.nbytes for e in kept)
+            for e in kept:
+                if total <= max_bytes:
+                    break
+                removed.append(e)
+                total -= e.nbytes
+        for e in removed:
+            self.remove(e.digest)
+        for leftover in self.folder.glob(".partial-*") if self.folder.is_dir() else []:
+            shutil.rmtree(leftover, ignore_errors=True)  # from a killed writer
+        return removed
+
+    @staticmethod
+    def _verified(entry: Path, key: Mapping[str, Any]) -> Cached | None:
+        try:
+            meta = json.loads((entry / "entry.json").read_text())
+            if meta["key"] != dict(key) or file_digest(entry / "vectors.npy") != meta["sha256"]:
+                return None
+            vectors: np.ndarray = np.load(entry / "vectors.npy", mmap_mode="r")
+        except (OSError, ValueError, KeyError):
+            return None
+        if list(vectors.shape) != meta["shape"] or vectors.dtype != np.float32:
+            return None
+        return Cached(vectors, float(meta["encode_seconds"]))
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)

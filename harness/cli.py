@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +17,7 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
+    from rich.table import Table
 
     from harness.runner import CellResult
     from harness.spec import Cell, Suite
@@ -69,6 +71,13 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the grid of cells and stop.")
     ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Encode afresh; neither read nor write the cache.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Recompute cells that already have a result in --out."),
+    ] = False,
 ) -> None:
     """Run every cell of a suite; write runs, per-query values, leaderboard, plot and manifest."""
     loaded = _load(suite)
@@ -79,6 +88,8 @@ def run(
     from rich.markup import escape
 
     from harness import manifest, results
+    from harness.cache import EmbeddingCache
+    from harness.errors import HarnessError
     from harness.runner import run_suite
 
     folder = out or Path("results") / loaded.name
@@ -87,16 +98,26 @@ def run(
         "suite": loaded.name,
         "suite_file": str(suite),
     }
-    finished: list[CellResult] = []
+    store = results.ResultsStore(folder)
+    cell_ids: list[str] = []  # this suite's cells, computed now or found from an earlier run
 
     def on_cell(result: CellResult) -> None:
-        finished.append(result)
-        results.save(folder, loaded, finished, meta)  # after every cell: a crash loses nothing done
+        store.add(loaded, result, meta)  # at once, atomically: a crash loses nothing finished
+        cell_ids.append(result.cell_id)
 
-    with _ProgressReporter(console, total_cells=len(loaded.cells()), on_cell=on_cell) as reporter:
-        run_suite(loaded, reporter)
-
-    runs = results.runs_table(loaded, finished, meta)
+    try:
+        with store.lock():
+            skip = set() if force else store.finished()
+            with _ProgressReporter(
+                console, len(loaded.cells()), on_cell, cell_ids.append
+            ) as reporter:
+                run_suite(loaded, reporter, None if no_cache else EmbeddingCache(), skip)
+            meta["threads"] = manifest.thread_counts()  # read now: the run imported the libraries
+            store.write_manifest(meta)
+            runs = store.write_views(cell_ids, meta)
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     _write_reports(console, folder, runs, loaded.metrics)
     failed = runs[runs["status"] == "failed"]
     for _, row in failed.iterrows():
@@ -121,6 +142,124 @@ def components() -> None:
         typer.echo(f"{title}: {', '.join(registry.names())}")
 
 
+@app.command("results")
+def results_command(
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Results folders, or folders of them [default: results]."),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(help="SQL condition, e.g. \"dataset = 'scifact' AND status = 'ok'\"."),
+    ] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Only the newest row of each cell.")
+    ] = False,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to show.")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write the selection to a .csv, .parquet, .json or .md file."),
+    ] = None,
+) -> None:
+    """List, filter and export results across runs (DuckDB over the stored Parquet rows)."""
+    from harness import results
+    from harness.errors import HarnessError
+    from harness.report import to_markdown
+
+    try:
+        rows = results.select(folders or [Path("results")], where, latest)
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    if not len(rows):
+        typer.echo("no results match")
+        return
+    default = ["run_id", "dataset", "embedder", "index", "search_params", "status"]
+    shown = columns.split(",") if columns else default + results.metric_columns(rows) + ["qps"]
+    unknown = [c for c in shown if c not in rows.columns]
+    if unknown:
+        typer.echo(f"error: unknown column(s) {', '.join(unknown)}; see --export for all", err=True)
+        raise typer.Exit(2)
+    if export is not None:
+        writers: dict[str, Callable[[], object]] = {
+            ".csv": lambda: rows.to_csv(export, index=False),
+            ".parquet": lambda: rows.to_parquet(export, index=False),
+            ".json": lambda: rows.to_json(export, orient="records", indent=1),
+            ".md": lambda: export.write_text(to_markdown(rows[shown])),
+        }
+        if export.suffix not in writers:
+            typer.echo(f"error: --export {export}: use one of {', '.join(writers)}", err=True)
+            raise typer.Exit(2)
+        writers[export.suffix]()
+        typer.echo(f"{len(rows)} rows -> {export}")
+        return
+    _console().print(_table(rows[shown], f"{len(rows)} rows"))
+
+
+cache_app = typer.Typer(help="The embedding cache: list, size, prune.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("ls")
+def cache_ls() -> None:
+    """List cached embeddings: model, side, rows x dims, size, last use."""
+    from harness.cache import EmbeddingCache
+
+    cache = EmbeddingCache()
+    entries = cache.entries()
+    for e in sorted(entries, key=lambda e: e.last_used, reverse=True):
+        used = datetime.fromtimestamp(e.last_used, UTC).strftime("%Y-%m-%d %H:%M")
+        shape = "x".join(map(str, e.shape))
+        typer.echo(
+            f"{e.digest[:12]}  {e.key.get('model', '?')}  {e.key.get('side', '?'):<8} "
+            f"{shape:>12}  {_size(e.nbytes):>9}  used {used}"
+        )
+    typer.echo(f"{len(entries)} entries in {cache.folder}")
+
+
+@cache_app.command("du")
+def cache_du() -> None:
+    """Total size of the embedding cache."""
+    from harness.cache import EmbeddingCache
+
+    cache = EmbeddingCache()
+    entries = cache.entries()
+    typer.echo(
+        f"{_size(sum(e.nbytes for e in entries))} in {len(entries)} entries ({cache.folder})"
+    )
+
+
+@cache_app.command("prune")
+def cache_prune(
+    older_than: Annotated[
+        float | None, typer.Option(help="Remove entries unused for this many days.")
+    ] = None,
+    max_size: Annotated[
+        float | None,
+        typer.Option(help="Then remove least recently used entries above this many MB."),
+    ] = None,
+) -> None:
+    """Remove cache entries by age, by total size, or both."""
+    from harness.cache import EmbeddingCache
+
+    if older_than is None and max_size is None:
+        typer.echo("error: give --older-than DAYS, --max-size MB, or both", err=True)
+        raise typer.Exit(2)
+    removed = EmbeddingCache().prune(
+        older_than_s=None if older_than is None else older_than * 86400,
+        max_bytes=None if max_size is None else int(max_size * 1e6),
+    )
+    typer.echo(f"removed {len(removed)} entries, {_size(sum(e.nbytes for e in removed))}")
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n_bytes < 1000 or unit == "GB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} TB"
+
+
 def _run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
@@ -139,27 +278,15 @@ def _print_grid(console: Console, suite: Suite) -> None:
 def _write_reports(
     console: Console, folder: Path, runs: pd.DataFrame, metrics: tuple[str, ...]
 ) -> None:
-    from rich.table import Table
 
     from harness.report import leaderboard, quality_vs_qps, to_markdown
-    from harness.report.leaderboard import format_value
 
     board = leaderboard(runs, metrics)
     (folder / "leaderboard.md").write_text(to_markdown(board))
     board.to_csv(folder / "leaderboard.csv", index=False)
     metric = "nDCG@10" if "nDCG@10" in metrics else metrics[0]
     plots = quality_vs_qps(runs, metric, folder / "plots")
-    table = Table(title=f"leaderboard ({folder / 'leaderboard.md'})")
-    for column in board.columns:
-        table.add_column(
-            str(column),
-            justify="left"
-            if column in ("dataset", "embedder", "index", "search", "status")
-            else "right",
-        )
-    for _, row in board.iterrows():
-        table.add_row(*(format_value(row[c], str(c)) for c in board.columns))
-    console.print(table)
+    console.print(_table(board, f"leaderboard ({folder / 'leaderboard.md'})"))
     for plot in plots:
         console.print(f"plot: {plot}")
 
@@ -172,10 +299,31 @@ def _cell_label(cell: Cell) -> str:
     return f"{label} {search_label(cell.search)}" if cell.search else label
 
 
+def _table(frame: pd.DataFrame, title: str) -> Table:
+    import pandas as pd
+    from rich.table import Table
+
+    from harness.report.leaderboard import format_value
+
+    table = Table(title=title)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for _, row in frame.iterrows():
+        table.add_row(*(format_value(row[c], str(c)) for c in frame.columns))
+    return table
+
+
 class _ProgressReporter:
     """Two bars: cells finished out of the grid, and the stage in progress."""
 
-    def __init__(self, console: Console, total_cells: int, on_cell: Any) -> None:
+    def __init__(
+        self,
+        console: Console,
+        total_cells: int,
+        on_cell: Callable[[CellResult], None],
+        on_skip: Callable[[str], None],
+    ) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -198,6 +346,7 @@ class _ProgressReporter:
         self._grid = self._progress.add_task("grid", total=total_cells)
         self._stage: Any = None
         self._on_cell = on_cell
+        self._on_skip = on_skip
 
     def __enter__(self) -> _ProgressReporter:
         self._progress.__enter__()
@@ -224,3 +373,10 @@ class _ProgressReporter:
 
         self._progress.console.print(f"{mark} {escape(_cell_label(result.cell))}{score}")
         self._on_cell(result)
+
+    def cell_skipped(self, cell: Cell, cell_id: str) -> None:
+        from rich.markup import escape
+
+        self._progress.advance(self._grid, 1)
+        self._progress.console.print(f"[dim]done earlier[/dim] {escape(_cell_label(cell))}")
+        self._on_skip(cell_id)

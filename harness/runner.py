@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from harness.cache import EmbeddingCache
 from harness.datasets import LOADERS, Dataset
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError
-from harness.evaluate import evaluate, to_run
+from harness.evaluate import Run, evaluate, to_run
 from harness.indexes import INDEXES
 from harness.measure import peak_rss_bytes, reset_peak_rss, time_search, timed
 from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
@@ -34,6 +35,9 @@ class Reporter(Protocol):
 
     def cell_done(self, result: CellResult) -> None: ...
 
+    def cell_skipped(self, cell: Cell, cell_id: str) -> None:
+        """The cell has a result already (resume); it is not computed again."""
+
 
 class SilentReporter:
     def task(self, description: str, total: int) -> None:
@@ -45,10 +49,14 @@ class SilentReporter:
     def cell_done(self, result: CellResult) -> None:
         pass
 
+    def cell_skipped(self, cell: Cell, cell_id: str) -> None:
+        pass
+
 
 @dataclass
 class CellResult:
     cell: Cell
+    cell_id: str
     status: Literal["ok", "failed"]
     error: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
@@ -57,9 +65,17 @@ class CellResult:
     metrics: dict[str, float] = field(default_factory=dict)
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=dict)
+    run: Run = field(default_factory=dict)
+    """The ranking: query id -> document id -> score, best first."""
 
 
-def run_suite(suite: Suite, reporter: Reporter | None = None) -> list[CellResult]:
+def run_suite(
+    suite: Suite,
+    reporter: Reporter | None = None,
+    cache: EmbeddingCache | None = None,
+    skip: Collection[str] = frozenset(),
+) -> list[CellResult]:
+    """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
     reporter = reporter or SilentReporter()
     results: list[CellResult] = []
     cells = suite.cells()
@@ -71,23 +87,30 @@ def run_suite(suite: Suite, reporter: Reporter | None = None) -> list[CellResult
                 for c in cells
                 if (c.dataset, c.embedder) == (dataset_spec.name, embedder_spec.name)
             ]
-            done: set[Cell] = set()
+            ids = {c: suite.cell_id(c, "not loaded") for c in group}
+            finished: set[Cell] = set()
             try:
                 if dataset is None:
                     dataset = _load(dataset_spec, reporter)
-                for result in _run_group(
-                    suite, dataset, dataset_spec, embedder_spec, group, reporter
-                ):
-                    done.add(result.cell)
-                    results.append(result)
-                    reporter.cell_done(result)
+                ids = {c: suite.cell_id(c, dataset.fingerprint) for c in group}
+                for cell in [c for c in group if ids[c] in skip]:
+                    finished.add(cell)
+                    reporter.cell_skipped(cell, ids[cell])
+                todo = [c for c in group if c not in finished]
+                if todo:  # nothing to compute: no model loaded, nothing encoded
+                    for result in _run_group(
+                        suite, dataset, dataset_spec, embedder_spec, todo, ids, reporter, cache
+                    ):
+                        finished.add(result.cell)
+                        results.append(result)
+                        reporter.cell_done(result)
             except Exception as err:  # recorded on each unfinished cell; the grid goes on
                 message = (
                     str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
                 )
                 for cell in group:
-                    if cell not in done:
-                        failed = CellResult(cell, "failed", error=message)
+                    if cell not in finished:
+                        failed = CellResult(cell, ids[cell], "failed", error=message)
                         results.append(failed)
                         reporter.cell_done(failed)
     return results
@@ -103,8 +126,11 @@ def _load(spec: DatasetSpec, reporter: Reporter) -> Dataset:
 class _Group:
     """What the cells of one dataset x embedder share, and how a cell's result is assembled."""
 
-    def __init__(self, suite: Suite, dataset: Dataset, spec: DatasetSpec, embedder: Any) -> None:
+    def __init__(
+        self, suite: Suite, dataset: Dataset, spec: DatasetSpec, embedder: Any, ids: dict[Cell, str]
+    ) -> None:
         self.suite, self.dataset, self.spec, self.embedder = suite, dataset, spec, embedder
+        self.ids = ids
         # BEIR retrieves one extra hit when it will drop the query's own id
         self.depth = suite.k + 1 if spec.ignore_identical_ids else suite.k
         self.described = {
@@ -139,6 +165,7 @@ class _Group:
         evaluation = evaluate(self.dataset.qrels, run, self.suite.metrics)
         return CellResult(
             cell,
+            self.ids[cell],
             "ok",
             dataset=self.described,
             embedder=self.embedder.describe(),
@@ -154,6 +181,7 @@ class _Group:
                 "peak_rss_bytes": float(peak_rss_bytes()),
                 "queries_without_results": float(sum(1 for hits in run.values() if not hits)),
             },
+            run=run,
         )
 
 
@@ -163,15 +191,17 @@ def _run_group(
     dataset_spec: DatasetSpec,
     embedder_spec: EmbedderSpec,
     cells: list[Cell],
+    ids: dict[Cell, str],
     reporter: Reporter,
+    cache: EmbeddingCache | None,
 ) -> Iterator[CellResult]:
     reset_peak_rss()  # peak memory is measured per dataset x embedder group
     embedder = EMBEDDERS.get(embedder_spec.kind)(embedder_spec.params)
-    group = _Group(suite, dataset, dataset_spec, embedder)
+    group = _Group(suite, dataset, dataset_spec, embedder, ids)
     if embedder_spec.family == "lexical":
         yield _lexical_cell(group, cells[0], reporter)
     else:
-        yield from _dense_cells(group, embedder_spec.name, cells, reporter)
+        yield from _dense_cells(group, embedder_spec.name, cells, reporter, cache)
 
 
 def _lexical_cell(group: _Group, cell: Cell, reporter: Reporter) -> CellResult:
@@ -193,31 +223,50 @@ def _lexical_cell(group: _Group, cell: Cell, reporter: Reporter) -> CellResult:
 
 
 def _dense_cells(
-    group: _Group, name: str, cells: list[Cell], reporter: Reporter
+    group: _Group, name: str, cells: list[Cell], reporter: Reporter, cache: EmbeddingCache | None
 ) -> Iterator[CellResult]:
     dataset, embedder = group.dataset, group.embedder
-    with timed() as load:
-        embedder.load()
-    vectors = {}
-    seconds = {}
-    for side, texts in (("document", dataset.doc_texts), ("query", dataset.query_texts)):
+    sides = {
+        "document": (dataset.doc_texts, dataset.corpus_fingerprint),
+        "query": (dataset.query_texts, dataset.queries_fingerprint),
+    }
+    vectors, seconds, encoded = {}, {}, {}
+    load_seconds = math.nan
+    for side, (texts, fingerprint) in sides.items():
         reporter.task(f"{dataset.name} · {name}: encoding {side}s", len(texts))
+        key = (
+            embedder.cache_key(side) | {"texts": fingerprint, "count": len(texts)} if cache else {}
+        )
+        hit = cache.get(key) if cache else None
+        if hit is not None:
+            reporter.advance(len(texts))
+            vectors[side], seconds[side], encoded[side] = hit.vectors, hit.encode_seconds, 0
+            continue
+        if math.isnan(load_seconds):
+            with timed() as load:
+                embedder.load()
+            load_seconds = load.seconds
         with timed() as watch:
-            vectors[side] = embedder.encode(texts, side, reporter.advance)
-        seconds[side] = watch.seconds
+            fresh = embedder.encode(texts, side, reporter.advance)
+        vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
+        seconds[side], encoded[side] = watch.seconds, len(texts)
     encoding = {
-        "model_load_s": load.seconds,
-        "encode_docs_s": seconds["document"],
+        "model_load_s": load_seconds,  # NaN when every vector came from the cache
+        "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it
         "docs_per_s": _rate(len(dataset.doc_texts), seconds["document"]),
         "encode_queries_s": seconds["query"],
         "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
-        "texts_encoded": float(len(dataset.doc_texts) + len(dataset.query_texts)),
+        "texts_encoded": float(encoded["document"] + encoded["query"]),
         "dim": float(vectors["document"].shape[1]),
     }
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
-        spec = group.suite.index(index_name)
         yield from _index_cells(
-            group, spec, vectors, encoding, [c for c in cells if c.index == index_name], reporter
+            group,
+            group.suite.index(index_name),
+            vectors,
+            encoding,
+            [c for c in cells if c.index == index_name],
+            reporter,
         )
 
 

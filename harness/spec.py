@@ -6,6 +6,7 @@ unknown component kinds or metrics (with a did-you-mean), missing files and pack
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -136,6 +137,33 @@ class Suite:
 
     def embedder(self, name: str) -> EmbedderSpec:
         return next(e for e in self.embedders if e.name == name)
+
+    def cell_id(self, cell: Cell, dataset_fingerprint: str) -> str:
+        """Names a cell's result by everything that determines it: the data's content, every
+        setting of its embedder and index, the metrics and depth. Same id, same numbers."""
+        dataset = next(d for d in self.datasets if d.name == cell.dataset)
+        embedder = self.embedder(cell.embedder)
+        config = {
+            "data": dataset_fingerprint,
+            "split": getattr(dataset.params, "split", None),
+            "ignore_identical_ids": dataset.ignore_identical_ids,
+            "embedder": [embedder.kind, embedder.params.model_dump(mode="json")],
+            "index": None,
+            "search": cell.search,
+            "metrics": sorted(self.metrics),
+            "k": self.k,
+        }
+        if cell.index is not None:
+            index = self.index(cell.index)
+            config["index"] = [index.kind, index.build.model_dump(mode="json")]
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        parts = (cell.dataset, cell.embedder, cell.index or "lexical")
+        readable = ".".join(_slug(p) for p in parts)
+        return f"{readable}.{digest}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text)
 
 
 def search_key(params: BaseModel) -> str:

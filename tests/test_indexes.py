@@ -73,3 +73,16 @@ def test_hnswlib_reports_its_effective_ef() -> None:
     assert _built("hnswlib", np.eye(4, dtype=np.float32)).effective(cls.Search(ef=10), 100) == {
         "ef": 100
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "search"), [("faiss-hnsw", {"efSearch": 8}), ("hnswlib", {"ef": 8})]
+)
+def test_graph_indexes_build_the_same_graph_twice(kind: str, search: dict[str, int]) -> None:
+    """Same vectors, same settings, same results: a benchmark's numbers must repeat."""
+    vectors = np.random.default_rng(0).standard_normal((5000, 32)).astype(np.float32)
+    queries = vectors[:300] + 0.05
+    params = INDEXES.get(kind).Search(**search)
+    first = _built(kind, vectors).search(queries, 10, params)[1]
+    second = _built(kind, vectors).search(queries, 10, params)[1]
+    assert (first == second).all()

@@ -22,6 +22,18 @@ def test_quickstart_runs_offline_from_shipped_data(tmp_path: Path) -> None:
     assert set(runs["status"]) == {"ok"} and len(runs) == 6
     assert (tmp_path / "plots" / "quickstart-ndcg_10-vs-qps.png").stat().st_size > 10_000
     assert "quickstart" in result.output and "nDCG@10" in result.output  # leaderboard printed
+    assert (runs[runs["embedder"] == "minilm"]["texts_encoded"] == 80 + 24).all()
+
+    # a second run finds every vector in the cache: it encodes nothing, scores the same
+    again = CliRunner().invoke(
+        app, ["run", str(REPO / "suites/quickstart.yaml"), "--out", str(tmp_path / "again")]
+    )
+    assert again.exit_code == 0, again.output
+    rerun = pd.read_parquet(tmp_path / "again" / "runs.parquet")
+    assert (rerun["texts_encoded"] == 0).all()
+    assert rerun["model_load_s"].isna().all()  # the model is not even loaded
+    assert rerun["nDCG@10"].tolist() == runs["nDCG@10"].tolist()
+    pd.testing.assert_series_equal(rerun["encode_docs_s"], runs["encode_docs_s"])  # original encode
 
 
 MEDLINE = """\

@@ -33,6 +33,7 @@ class Dataset:
     qrels: Qrels
     source: str
     corpus_fingerprint: str = field(init=False)
+    queries_fingerprint: str = field(init=False)
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +43,7 @@ class Dataset:
             (q, d, rel) for q in sorted(self.qrels) for d, rel in sorted(self.qrels[q].items())
         )
         object.__setattr__(self, "corpus_fingerprint", corpus)
+        object.__setattr__(self, "queries_fingerprint", queries)
         object.__setattr__(self, "fingerprint", _digest([(corpus, queries, qrels)]))
 
 

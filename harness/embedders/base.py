@@ -31,6 +31,10 @@ class DenseEmbedder(Protocol):
     def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> np.ndarray:
         """float32 array (len(texts), dim); rows are unit length when the similarity is cosine."""
 
+    def cache_key(self, side: Side) -> dict[str, Any]:
+        """Everything that changes this side's vectors except the texts: model, a digest of
+        its weights, similarity, length, prompt, backend, dtype. Computed without loading."""
+
     def describe(self) -> dict[str, Any]:
         """Resolved settings recorded with every result: model, source, dim, prompts, ..."""
 

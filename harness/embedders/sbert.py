@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.cache import folder_digest
 from harness.embedders.base import EMBEDDERS, Progress, Side
 from harness.embedders.models import ResolvedModel, resolve_model
 from harness.errors import ComponentError
@@ -42,7 +45,27 @@ class SentenceTransformersEmbedder:
         self.params = params
         self._model: Any = None
         self._resolved: ResolvedModel = resolve_model(params.model)
-        self._similarity = params.similarity
+        self._similarity: str = params.similarity
+        self._max_seq_length = params.max_seq_length
+        if Path(self._resolved.location).is_dir():
+            self._read_settings(Path(self._resolved.location))
+
+    def _read_settings(self, folder: Path) -> None:
+        """The model's own similarity and length, from its files: known without loading it."""
+        native = _json(folder / "config_sentence_transformers.json").get("similarity_fn_name")
+        self._resolve_similarity(str(native or "cosine"))
+        if self._max_seq_length is None:
+            self._max_seq_length = _json(folder / "sentence_bert_config.json").get("max_seq_length")
+
+    def _resolve_similarity(self, native: str) -> None:
+        if self._similarity != "auto":
+            return
+        if native not in ("cosine", "dot"):
+            raise ComponentError(
+                f"model '{self.params.model}' uses {native} similarity; harness indexes "
+                "search by inner product: set similarity: cosine or dot"
+            )
+        self._similarity = native
 
     def load(self) -> None:
         resolved = self._resolved
@@ -62,14 +85,8 @@ class SentenceTransformersEmbedder:
             ) from None
         if self.params.max_seq_length is not None:
             model.max_seq_length = self.params.max_seq_length
-        if self._similarity == "auto":
-            native = str(model.similarity_fn_name or "cosine")
-            if native not in ("cosine", "dot"):
-                raise ComponentError(
-                    f"model '{self.params.model}' uses {native} similarity; harness indexes "
-                    "search by inner product: set similarity: cosine or dot"
-                )
-            self._similarity = native  # type: ignore[assignment]
+        self._max_seq_length = model.max_seq_length
+        self._resolve_similarity(str(model.similarity_fn_name or "cosine"))
         self._model = model
 
     def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> np.ndarray:
@@ -95,6 +112,23 @@ class SentenceTransformersEmbedder:
                 progress(len(rows))
         return vectors
 
+    def cache_key(self, side: Side) -> dict[str, Any]:
+        location = Path(self._resolved.location)
+        if not location.is_dir():  # loaded from the hub: its files land in the HF cache
+            self.load()
+            self._resolved = resolve_model(self.params.model)
+            location = Path(self._resolved.location)
+        return {
+            "backend": "sentence-transformers",
+            "dtype": "float32",
+            "model": self.params.model,
+            "weights": folder_digest(location),  # config, pooling and tokenizer files included
+            "similarity": self.params.similarity,
+            "max_seq_length": self.params.max_seq_length,
+            "prompt": self.params.query_prompt if side == "query" else self.params.document_prompt,
+            "side": side,
+        }
+
     def dim(self) -> int:
         return int(self._model.get_embedding_dimension())
 
@@ -105,12 +139,17 @@ class SentenceTransformersEmbedder:
             "query_prompt": self.params.query_prompt,
             "document_prompt": self.params.document_prompt,
             "batch_size": self.params.batch_size,
+            "model_source": self._resolved.source,
+            "max_seq_length": self._max_seq_length,
         }
-        described["model_source"] = self._resolved.source
-        if self._model is not None:
-            described |= {
-                "dim": self.dim(),
-                "max_seq_length": int(self._model.max_seq_length),
-                "device": str(self._model.device),
-            }
+        if self._model is not None:  # not loaded when every vector came from the cache
+            described["device"] = str(self._model.device)
         return described
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

@@ -17,6 +17,9 @@ class HnswlibBuild(BaseModel):
     ef_construction: int = Field(200, ge=1)
     seed: int = 100
     """hnswlib's random_seed for level assignment."""
+    threads: int = Field(1, ge=1)
+    """Insertion threads. 1 builds the same graph every time; more build faster, but the graph,
+    and so recall and scores, then vary from build to build."""
 
 
 class HnswlibSearch(BaseModel):
@@ -46,7 +49,7 @@ class Hnswlib:
             ef_construction=self.params.ef_construction,
             random_seed=self.params.seed,
         )
-        self._index.add_items(vectors, np.arange(n))
+        self._index.add_items(vectors, np.arange(n), num_threads=self.params.threads)
 
     def search(
         self, queries: np.ndarray, k: int, params: HnswlibSearch

@@ -48,11 +48,11 @@ def format_value(value: object, column: str) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
-        if column in ("QPS", "docs/s", "bytes/vec"):
-            return f"{value:,.0f}"
-        if column in ("p95 ms", "build s"):
+        if column in ("p95 ms", "build s") or column.endswith(("_ms", "_s")):
             return f"{value:.2f}"
-        return f"{value:.4f}"
+        if abs(value) >= 100:  # counts and rates: QPS, docs/s, bytes
+            return f"{value:,.0f}"
+        return f"{value:.4f}"  # metrics
     return str(value)
 
 
