@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -128,13 +129,13 @@ def test_prune_by_age_and_size(cache: EmbeddingCache) -> None:
         cache.put(_key(texts=str(i)), np.zeros((100, 10), dtype=np.float32), 0.0)
     entries = {e.key["texts"]: e for e in cache.entries()}
     old = time.time() - 10 * 86400
-    import os
-
     os.utime(cache.folder / entries["0"].digest / "last_used", (old, old))
     (cache.folder / ".partial-leftover").mkdir()
     removed = cache.prune(older_than_s=86400)
     assert [e.key["texts"] for e in removed] == ["0"]
     assert not (cache.folder / ".partial-leftover").exists()
-    one = entries["1"].nbytes
-    removed = cache.prune(max_bytes=one)  # keeps the most recently used entry only
-    assert len(removed) == 1 and len(cache.entries()) == 1
+    recent = time.time()
+    os.utime(cache.folder / entries["2"].digest / "last_used", (recent, recent))
+    removed = cache.prune(max_bytes=max(e.nbytes for e in cache.entries()))
+    assert [e.key["texts"] for e in removed] == ["1"]  # least recently used goes first
+    assert [e.key["texts"] for e in cache.entries()] == ["2"]
