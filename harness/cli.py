@@ -279,14 +279,21 @@ def _write_reports(
     console: Console, folder: Path, runs: pd.DataFrame, metrics: tuple[str, ...]
 ) -> None:
 
-    from harness.report import leaderboard, quality_vs_qps, to_markdown
+    from harness.report import leaderboard, quality_vs_cost, rank_shift, to_markdown
+    from harness.report.plots import AXES
 
     board = leaderboard(runs, metrics)
     (folder / "leaderboard.md").write_text(to_markdown(board))
     board.to_csv(folder / "leaderboard.csv", index=False)
     metric = "nDCG@10" if "nDCG@10" in metrics else metrics[0]
-    plots = quality_vs_qps(runs, metric, folder / "plots")
+    plots = [p for cost in AXES for p in quality_vs_cost(runs, metric, cost, folder / "plots")]
     console.print(_table(board, f"leaderboard ({folder / 'leaderboard.md'})"))
+    shifts = rank_shift(runs, metric)
+    if len(shifts):
+        (folder / "rank_shift.md").write_text(to_markdown(shifts))
+        console.print(
+            _table(shifts, f"rank shift, exact search -> ANN ({folder / 'rank_shift.md'})")
+        )
     for plot in plots:
         console.print(f"plot: {plot}")
 

@@ -66,3 +66,22 @@ def evaluate(qrels: Qrels, run: Run, metrics: Sequence[str]) -> Evaluation:
                 per_query[by_name[str(value.measure)]][value.query_id] = float(value.value)
     means = {m: float(np.mean(list(values.values()))) for m, values in per_query.items()}
     return Evaluation(means, per_query)
+
+
+def exact_neighbours(documents: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Positions of each query's k highest inner products: the oracle for ANN recall."""
+    import faiss
+
+    index = faiss.IndexFlatIP(documents.shape[1])
+    index.add(np.ascontiguousarray(documents, dtype=np.float32))
+    _, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(documents)))
+    return np.asarray(ids)
+
+
+def ann_recall(found: np.ndarray, truth: np.ndarray, at: int) -> float:
+    """Mean over queries of |found top-at & exact top-at| / at (ann-benchmarks' recall@k)."""
+    at = min(at, truth.shape[1])
+    if at == 0 or len(truth) == 0:
+        return float("nan")
+    hits = [len(set(f[:at]) & set(t[:at])) for f, t in zip(found, truth, strict=True)]
+    return float(np.mean(hits)) / at

@@ -19,9 +19,9 @@ from harness.cache import EmbeddingCache
 from harness.datasets import LOADERS, Dataset
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError
-from harness.evaluate import Run, evaluate, to_run
+from harness.evaluate import Run, ann_recall, evaluate, exact_neighbours, to_run
 from harness.indexes import INDEXES
-from harness.measure import peak_rss_bytes, reset_peak_rss, time_search, timed
+from harness.measure import SearchTiming, peak_rss_bytes, reset_peak_rss, time_search, timed
 from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
 
 Hits = tuple[np.ndarray, np.ndarray]
@@ -127,10 +127,16 @@ class _Group:
     """What the cells of one dataset x embedder share, and how a cell's result is assembled."""
 
     def __init__(
-        self, suite: Suite, dataset: Dataset, spec: DatasetSpec, embedder: Any, ids: dict[Cell, str]
+        self,
+        suite: Suite,
+        dataset: Dataset,
+        spec: DatasetSpec,
+        embedder: Any,
+        ids: dict[Cell, str],
+        derived: Any = None,
     ) -> None:
         self.suite, self.dataset, self.spec, self.embedder = suite, dataset, spec, embedder
-        self.ids = ids
+        self.ids, self.derived = ids, derived
         # BEIR retrieves one extra hit when it will drop the query's own id
         self.depth = suite.k + 1 if spec.ignore_identical_ids else suite.k
         self.described = {
@@ -142,16 +148,27 @@ class _Group:
             "ignore_identical_ids": spec.ignore_identical_ids,
         }
 
+    def describe_embedder(self) -> dict[str, Any]:
+        described: dict[str, Any] = self.embedder.describe()
+        if self.derived is not None:
+            described |= {f"derived_{k}": v for k, v in self.derived.params.model_dump().items()}
+        return described
+
     def timed_search(
         self, search: Callable[[np.ndarray], Hits], reporter: Reporter, label: str
-    ) -> Any:
+    ) -> tuple[SearchTiming, Hits]:
         reporter.task(f"{label}: searching", 1)
         timing, hits = time_search(search, len(self.dataset.query_ids))
         reporter.advance(1)
         return timing, hits
 
     def result(
-        self, cell: Cell, index: dict[str, Any], timing: Any, hits: Hits, cost: dict[str, float]
+        self,
+        cell: Cell,
+        index: dict[str, Any],
+        timing: SearchTiming,
+        hits: Hits,
+        cost: dict[str, float],
     ) -> CellResult:
         scores, positions = hits
         run = to_run(
@@ -168,7 +185,7 @@ class _Group:
             self.ids[cell],
             "ok",
             dataset=self.described,
-            embedder=self.embedder.describe(),
+            embedder=self.describe_embedder(),
             index=index,
             metrics=evaluation.means,
             per_query=evaluation.per_query,
@@ -196,8 +213,12 @@ def _run_group(
     cache: EmbeddingCache | None,
 ) -> Iterator[CellResult]:
     reset_peak_rss()  # peak memory is measured per dataset x embedder group
+    derived = None
+    if embedder_spec.derived_from is not None:  # transforms another embedder's vectors
+        derived = EMBEDDERS.get(embedder_spec.kind)(embedder_spec.params)
+        embedder_spec = suite.embedder(embedder_spec.derived_from)
     embedder = EMBEDDERS.get(embedder_spec.kind)(embedder_spec.params)
-    group = _Group(suite, dataset, dataset_spec, embedder, ids)
+    group = _Group(suite, dataset, dataset_spec, embedder, ids, derived)
     if embedder_spec.family == "lexical":
         yield _lexical_cell(group, cells[0], reporter)
     else:
@@ -250,6 +271,8 @@ def _dense_cells(
             fresh = embedder.encode(texts, side, reporter.advance)
         vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
         seconds[side], encoded[side] = watch.seconds, len(texts)
+    if group.derived is not None:
+        vectors = {side: group.derived.transform(v) for side, v in vectors.items()}
     encoding = {
         "model_load_s": load_seconds,  # NaN when every vector came from the cache
         "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it
@@ -259,11 +282,12 @@ def _dense_cells(
         "texts_encoded": float(encoded["document"] + encoded["query"]),
         "dim": float(vectors["document"].shape[1]),
     }
+    truth = exact_neighbours(vectors["document"], vectors["query"], group.depth)
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
         yield from _index_cells(
             group,
             group.suite.index(index_name),
-            vectors,
+            vectors | {"truth": truth},
             encoding,
             [c for c in cells if c.index == index_name],
             reporter,
@@ -293,12 +317,16 @@ def _index_cells(
             return index.search(queries[positions], group.depth, settings)  # type: ignore[no-any-return]
 
         timing, hits = group.timed_search(search_rows, reporter, f"{label} {cell.search}")
+        agreement = {  # neighbours found, against exact search on the same vectors
+            f"ann_recall@{at}": ann_recall(hits[1], vectors["truth"], at)
+            for at in dict.fromkeys((10, group.suite.k))
+        }
         described = {
             "index_kind": spec.kind,
             "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
             "search_effective": json.dumps(index.effective(search, group.depth), sort_keys=True),
         }
-        yield group.result(cell, described, timing, hits, cost)
+        yield group.result(cell, described, timing, hits, cost | agreement)
 
 
 def _rate(count: int, seconds: float) -> float:

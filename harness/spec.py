@@ -83,6 +83,11 @@ class EmbedderSpec:
     family: Literal["dense", "lexical"]
     params: BaseModel
 
+    @property
+    def derived_from(self) -> str | None:
+        """The embedder whose vectors this one transforms, for derived kinds."""
+        return getattr(self.params, "of", None)
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -148,11 +153,15 @@ class Suite:
             "split": getattr(dataset.params, "split", None),
             "ignore_identical_ids": dataset.ignore_identical_ids,
             "embedder": [embedder.kind, embedder.params.model_dump(mode="json")],
+            "derived_from": None,
             "index": None,
             "search": cell.search,
             "metrics": sorted(self.metrics),
             "k": self.k,
         }
+        if embedder.derived_from is not None:
+            base = self.embedder(embedder.derived_from)
+            config["derived_from"] = [base.kind, base.params.model_dump(mode="json")]
         if cell.index is not None:
             index = self.index(cell.index)
             config["index"] = [index.kind, index.build.model_dump(mode="json")]
@@ -181,6 +190,7 @@ def load_suite(path: str | Path) -> Suite:
     indexes = tuple(_index(doc, i, entry) for i, entry in enumerate(top.indexes))
     for section, specs in (("datasets", datasets), ("embedders", embedders), ("indexes", indexes)):
         _unique_names(doc, section, [s.name for s in specs])
+    _check_derived(doc, embedders)
     if indexes == () and any(e.family == "dense" for e in embedders):
         dense = next(i for i, e in enumerate(embedders) if e.family == "dense")
         raise doc.error(
@@ -273,6 +283,19 @@ def _construct(cls: Any, params: BaseModel, loc: Loc, doc: LocatedYaml) -> None:
         cls(params)
     except (HarnessError, ValueError) as err:
         raise doc.error(loc, str(err)) from None
+
+
+def _check_derived(doc: LocatedYaml, embedders: tuple[EmbedderSpec, ...]) -> None:
+    """A derived embedder (e.g. truncate) names an encoding embedder of the same suite."""
+    encoders = [e.name for e in embedders if e.family == "dense" and not e.derived_from]
+    for i, spec in enumerate(embedders):
+        if spec.derived_from is not None and spec.derived_from not in encoders:
+            hint = did_you_mean(spec.derived_from, encoders)
+            raise doc.error(
+                ("embedders", i, "of"),
+                f"'{spec.derived_from}' is not a dense embedder of this suite.{hint} "
+                f"Dense embedders: {', '.join(encoders) or 'none'}",
+            )
 
 
 def _unique_names(doc: LocatedYaml, section: str, names: list[str]) -> None:

@@ -50,9 +50,24 @@ def test_short_collection_is_padded_with_minus_one() -> None:
     [
         ("faiss-hnsw", {"M": 32, "efConstruction": 200}, {"efSearch": 512}),
         ("hnswlib", {"M": 32, "ef_construction": 200}, {"ef": 512}),
+        ("faiss-ivf", {"nlist": 32}, {"nprobe": 32}),
+        ("faiss-ivfpq", {"nlist": 32, "m": 48, "refine": True}, {"nprobe": 32, "k_factor": 32}),
+        ("faiss-sq", {"qtype": "fp16"}, {}),
+        ("faiss-sq", {"qtype": "SQ8", "refine": True}, {"k_factor": 8}),
+        ("faiss-binary", {"rescore": True}, {"candidates": 1400}),
+        ("usearch", {"dtype": "f32", "connectivity": 32}, {"expansion_search": 512}),
+        ("usearch", {"dtype": "f16", "connectivity": 32}, {"expansion_search": 512}),
+        (
+            "usearch",
+            {"dtype": "i8", "connectivity": 32, "rescore": True},
+            {"expansion_search": 512, "candidates": 100},
+        ),
     ],
+    ids=lambda v: (
+        v if isinstance(v, str) else "-".join(f"{k}{w}" for k, w in v.items()) or "default"
+    ),
 )
-def test_ann_at_high_ef_matches_exact_search_on_real_embeddings(
+def test_each_backend_at_its_most_exhaustive_matches_exact_search_on_real_embeddings(
     cranfield_vectors: tuple[np.ndarray, np.ndarray],
     kind: str,
     build: dict[str, int],
@@ -63,9 +78,46 @@ def test_ann_at_high_ef_matches_exact_search_on_real_embeddings(
     index = _built(kind, docs, **build)
     _, found = index.search(queries, 10, INDEXES.get(kind).Search(**search))
     assert _recall_at(found, truth) >= 0.99
-    if kind == "faiss-hnsw":  # a starved search is measurably worse: the check above can fail
-        _, starved = index.search(queries, 10, INDEXES.get(kind).Search(efSearch=1))
-        assert _recall_at(starved, truth) < 0.99
+    starved = {
+        "faiss-hnsw": {"efSearch": 1},
+        "faiss-ivf": {"nprobe": 1},
+        "faiss-binary": {"candidates": 10},
+    }
+    if kind in starved:  # a starved search is measurably worse: the check above can fail
+        _, worse = index.search(queries, 10, INDEXES.get(kind).Search(**starved[kind]))
+        assert _recall_at(worse, truth) < 0.99
+
+
+N, DIM = 2000, 32
+
+
+@pytest.mark.parametrize(
+    ("kind", "build", "expected"),
+    [  # bytes the structure must hold, by hand: codes per vector, plus what the codes need
+        ("faiss-sq", {"qtype": "SQ8"}, N * DIM),
+        ("faiss-sq", {"qtype": "fp16"}, N * DIM * 2),
+        # 8 one-byte codes and an 8-byte id per vector; 8 codebooks of 256 x 4 floats; 4 centroids
+        ("faiss-ivfpq", {"nlist": 4, "m": 8}, N * (8 + 8) + 8 * 256 * 4 * 4 + 4 * DIM * 4),
+        ("faiss-binary", {}, N * DIM // 8),
+        ("faiss-binary", {"rescore": True}, N * DIM // 8 + N * DIM * 4),
+    ],
+)
+def test_compressed_indexes_report_their_size(
+    kind: str, build: dict[str, Any], expected: int
+) -> None:
+    vectors = np.random.default_rng(1).standard_normal((N, DIM)).astype(np.float32)
+    index = _built(kind, vectors, **build)
+    assert expected <= index.nbytes() < expected * 1.05  # plus headers
+
+
+def test_ivfpq_explains_a_bad_m() -> None:
+    from harness.errors import ComponentError
+
+    with pytest.raises(
+        ComponentError,
+        match=r"m=5 does not divide the dimension 32; try one of \[1, 2, 4, 8, 16, 32\]",
+    ):
+        _built("faiss-ivfpq", np.ones((300, 32), dtype=np.float32), m=5)
 
 
 def test_hnswlib_reports_its_effective_ef() -> None:
@@ -86,3 +138,13 @@ def test_graph_indexes_build_the_same_graph_twice(kind: str, search: dict[str, i
     first = _built(kind, vectors).search(queries, 10, params)[1]
     second = _built(kind, vectors).search(queries, 10, params)[1]
     assert (first == second).all()
+
+
+def test_truncation_keeps_the_leading_dimensions_at_unit_length() -> None:
+    from harness.embedders.truncate import Truncated, TruncateParams
+
+    vectors = np.array([[3.0, 4.0, 12.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    cut = Truncated(TruncateParams(of="base", dim=2)).transform(vectors)
+    assert np.allclose(cut, [[0.6, 0.8], [0.0, 0.0]])  # a zero prefix stays zero, not NaN
+    with pytest.raises(ValueError, match="dim=4 exceeds the 3 dimensions of 'base'"):
+        Truncated(TruncateParams(of="base", dim=4)).transform(vectors)

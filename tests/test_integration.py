@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
@@ -80,3 +81,44 @@ def test_small_real_collection(
     assert (dense["latency_p50_ms"] <= dense["latency_p99_ms"]).all()
     # flat stores the raw float32 vectors: 384 dims x 4 bytes, plus a small header
     assert 1536 <= exact["bytes_per_vector"] < 1600
+
+
+ELASTIC = """\
+name: elastic
+datasets:
+  - {{name: quickstart, path: {data}}}
+embedders:
+  - {{name: minilm, kind: sentence-transformers, model: sentence-transformers/all-MiniLM-L6-v2}}
+  - {{name: minilm-32, kind: truncate, of: minilm, dim: 32}}
+  - {{name: minilm-8, kind: truncate, of: minilm, dim: 8}}
+indexes:
+  - {{name: exact, kind: faiss-flat}}
+  - {{name: hnsw, kind: faiss-hnsw, build: {{M: 4, efConstruction: 8}}, search: {{efSearch: [1, 32]}}}}
+metrics: [nDCG@10, R@10]
+"""
+
+
+def test_elastic_dimensions_reuse_one_encode_and_report_ann_recall(
+    write_suite: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "empty-cache"))
+    suite = write_suite(ELASTIC.format(data=REPO / "suites/data/quickstart"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_parquet(out / "runs.parquet")
+    by_embedder = runs.groupby("embedder")
+    assert by_embedder["dim"].first().to_dict() == {"minilm": 384, "minilm-32": 32, "minilm-8": 8}
+    assert by_embedder["texts_encoded"].max().to_dict() == {
+        "minilm": 104,
+        "minilm-32": 0,
+        "minilm-8": 0,
+    }
+    assert (runs["model"] == "sentence-transformers/all-MiniLM-L6-v2").all()
+    exact = runs[runs["index"] == "exact"].set_index("embedder")
+    assert (exact["ann_recall@10"] == 1.0).all()  # exact search agrees with itself
+    assert exact.loc["minilm-8", "nDCG@10"] < exact.loc["minilm", "nDCG@10"]  # 8 dims lose quality
+    starved = runs[runs["search_params"] == '{"efSearch":1}']
+    assert (starved["ann_recall@10"] < 1.0).any()
+    assert (out / "rank_shift.md").is_file()
+    assert (out / "plots" / "quickstart-ndcg_10-vs-bytes.png").is_file()

@@ -145,6 +145,11 @@ BAD_SUITES = [
         r"model path '.*no/such/folder' does not exist",
     ),
     (("  - {name: exact, kind: faiss-flat}\n", ""), 7, r"indexes: Input should be a valid list"),
+    (
+        ("  - {name: bm25, kind: bm25}", "  - {name: small, kind: truncate, of: minlm, dim: 64}"),
+        5,
+        r"embedders\[0\]\.of: 'minlm' is not a dense embedder of this suite\. Did you mean 'minilm'\?",
+    ),
 ]
 
 

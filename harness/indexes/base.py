@@ -39,3 +39,39 @@ class VectorIndex(Protocol):
 
     def nbytes(self) -> int:
         """Size of the index as serialised, vectors included."""
+
+
+def rescored(
+    queries: np.ndarray, vectors: np.ndarray, candidates: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-rank candidate positions (-1 for none) by exact inner product; keep the best k."""
+    safe = np.where(candidates < 0, 0, candidates)
+    exact = np.einsum("qd,qcd->qc", queries, vectors[safe])
+    exact[candidates < 0] = -np.inf
+    order = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(exact, order, 1), np.take_along_axis(candidates, order, 1)
+
+
+def with_refinement(index: Any, vectors: np.ndarray) -> Any:
+    """Wrap a trained, empty faiss index so its candidates are re-ranked with float vectors
+    (IndexRefineFlat); the float vectors are stored too, and counted in the index size."""
+    import faiss
+
+    refined = faiss.IndexRefineFlat(index)
+    refined.add(vectors)
+    return refined
+
+
+def refinement(k_factor: int, base: Any = None) -> Any:
+    """Search parameters for `with_refinement`: re-rank k_factor * k candidates."""
+    import faiss
+
+    return faiss.IndexRefineSearchParameters(k_factor=k_factor, base_index_params=base)  # type: ignore[call-arg]
+
+
+def faiss_nbytes(index: Any, *, binary: bool = False) -> int:
+    """Size of a faiss index as serialised: what it takes on disk or to ship."""
+    import faiss
+
+    serialize = faiss.serialize_index_binary if binary else faiss.serialize_index
+    return int(serialize(index).nbytes)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.indexes.base import INDEXES, NoParams
+from harness.indexes.base import INDEXES, NoParams, faiss_nbytes
 
 
 @INDEXES.register("faiss-flat")
@@ -34,6 +34,4 @@ class FaissFlat:
         return {}
 
     def nbytes(self) -> int:
-        import faiss
-
-        return int(faiss.serialize_index(self._index).nbytes)
+        return faiss_nbytes(self._index)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.indexes.base import INDEXES
+from harness.indexes.base import INDEXES, faiss_nbytes
 
 
 class HNSWBuild(BaseModel):
@@ -60,6 +60,4 @@ class FaissHNSW:
         return {"efSearch": params.efSearch}
 
     def nbytes(self) -> int:
-        import faiss
-
-        return int(faiss.serialize_index(self._index).nbytes)
+        return faiss_nbytes(self._index)

@@ -1,4 +1,8 @@
-"""Quality against cost, one PNG per dataset (matplotlib, Agg backend: no display needed)."""
+"""Quality against cost, one PNG per dataset and cost axis (matplotlib Agg: no display needed).
+
+Each embedder x index is a curve through its search settings; the dashed line is the Pareto
+frontier: the configurations no other beats on both quality and the cost axis.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,46 @@ import pandas as pd
 
 from harness.report.leaderboard import search_label
 
+# cost column -> (axis label, whether more is better, file name part)
+AXES = {
+    "qps": ("queries per second (batched)", True, "qps"),
+    "bytes_per_vector": ("index bytes per vector", False, "bytes"),
+}
 
-def quality_vs_qps(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+
+def pareto_frontier(
+    points: pd.DataFrame, metric: str, cost: str, more_is_better: bool
+) -> pd.DataFrame:
+    """Rows not dominated: no other row has a better metric and a cost at least as good."""
+    best_first = points.sort_values([cost, metric], ascending=[not more_is_better, False])
+    frontier, best = [], -math.inf
+    for _, row in best_first.iterrows():
+        if row[metric] > best:
+            frontier.append(row)
+            best = row[metric]
+    return pd.DataFrame(frontier)
+
+
+def quality_vs_cost(runs: pd.DataFrame, metric: str, cost: str, out_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    label, more_is_better, slug = AXES[cost]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    ok = runs[(runs["status"] == "ok") & runs[metric].notna()]
+    ok = runs[(runs["status"] == "ok") & runs[metric].notna() & runs[cost].notna()]
     for dataset, rows in ok.groupby("dataset", sort=True):
-        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        markers = "osD^vP*Xh"
+        markers = "osD^vP*Xhd<>"
         indexes = sorted(rows["index"].unique())
-        # one curve per embedder x index: its search settings trace a quality-speed trade-off
         for e, (embedder, by_embedder) in enumerate(rows.groupby("embedder", sort=True)):
             for index, points in by_embedder.groupby("index", sort=True):
-                points = points.sort_values("qps")
+                points = points.sort_values(cost)
                 ax.plot(
-                    points["qps"],
+                    points[cost],
                     points[metric],
                     color=colours[e % len(colours)],
                     marker=markers[indexes.index(index) % len(markers)],
@@ -39,24 +62,37 @@ def quality_vs_qps(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]
                     if p["search_params"]:
                         ax.annotate(
                             search_label(p["search_params"]),
-                            (p["qps"], p[metric]),
+                            (p[cost], p[metric]),
                             fontsize=6,
                             xytext=(3, 3),
                             textcoords="offset points",
                         )
-        if all(math.isfinite(q) and q > 0 for q in rows["qps"]):
+        frontier = pareto_frontier(rows, metric, cost, more_is_better)
+        ax.plot(
+            frontier[cost],
+            frontier[metric],
+            "k--",
+            linewidth=0.8,
+            alpha=0.6,
+            label="Pareto frontier",
+        )
+        if (rows[cost] > 0).all() and all(math.isfinite(v) for v in rows[cost]):
             ax.set_xscale("log")
-        ax.set_xlabel("queries per second (batched)")
+        ax.set_xlabel(label)
         ax.set_ylabel(metric)
-        ax.set_title(f"{dataset}: {metric} against QPS")
+        ax.set_title(f"{dataset}: {metric} against {label}")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
-        path = out_dir / f"{dataset}-{_slug(metric)}-vs-qps.png"
+        path = out_dir / f"{dataset}-{_slug(metric)}-vs-{slug}.png"
         fig.savefig(path)
         plt.close(fig)
         written.append(path)
     return written
+
+
+def quality_vs_qps(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+    return quality_vs_cost(runs, metric, "qps", out_dir)
 
 
 def _slug(text: str) -> str:

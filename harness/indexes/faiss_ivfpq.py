@@ -1,0 +1,67 @@
+"""faiss IVF with product-quantised codes (IVF-PQ): `m` sub-vectors of `nbits` each per vector,
+optionally re-ranking the best candidates with the float vectors (refine)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import ComponentError
+from harness.indexes.base import INDEXES, faiss_nbytes
+from harness.indexes.faiss_ivf import ivf_search, ivf_settings, trained
+
+
+class IVFPQBuild(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nlist: int | None = Field(None, ge=1)
+    """k-means cells; None: round(sqrt(n))."""
+    m: int = Field(16, ge=1)
+    """Sub-quantisers; must divide the dimension. Code size: m * nbits / 8 bytes."""
+    nbits: int = Field(8, ge=1, le=16)
+    seed: int = 1234
+    refine: bool = False
+    """Keep the float vectors and re-rank candidates with them (search with k_factor)."""
+
+
+class IVFPQSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nprobe: int = Field(1, ge=1)
+    k_factor: int = Field(1, ge=1)
+    """With refine: re-rank k_factor * k PQ candidates with the float vectors."""
+
+
+@INDEXES.register("faiss-ivfpq")
+class FaissIVFPQ:
+    Build = IVFPQBuild
+    Search = IVFPQSearch
+    requires: ClassVar[tuple[str, str] | None] = None
+
+    def __init__(self, build: IVFPQBuild) -> None:
+        self.params = build
+        self._index: Any = None
+
+    def build(self, vectors: np.ndarray) -> None:
+        dim, p = vectors.shape[1], self.params
+        if dim % p.m:
+            divisors = [d for d in range(1, dim + 1) if dim % d == 0 and d <= 128]
+            raise ComponentError(
+                f"faiss-ivfpq m={p.m} does not divide the dimension {dim}; try one of {divisors}"
+            )
+        self._index = trained(f"IVF{{nlist}},PQ{p.m}x{p.nbits}", vectors, p.nlist, p.seed, p.refine)
+
+    def search(
+        self, queries: np.ndarray, k: int, params: IVFPQSearch
+    ) -> tuple[np.ndarray, np.ndarray]:
+        k_factor = params.k_factor if self.params.refine else None
+        return ivf_search(self._index, queries, k, params.nprobe, k_factor)
+
+    def effective(self, params: IVFPQSearch, k: int) -> dict[str, Any]:
+        refined = {"k_factor": params.k_factor} if self.params.refine else {}
+        return ivf_settings(self._index, params.nprobe) | refined
+
+    def nbytes(self) -> int:
+        return faiss_nbytes(self._index)
