@@ -279,7 +279,13 @@ def _write_reports(
     console: Console, folder: Path, runs: pd.DataFrame, metrics: tuple[str, ...]
 ) -> None:
 
-    from harness.report import leaderboard, quality_vs_cost, rank_shift, to_markdown
+    from harness.report import (
+        leaderboard,
+        quality_vs_cost,
+        quality_vs_dimension,
+        rank_shift,
+        to_markdown,
+    )
     from harness.report.plots import AXES
 
     board = leaderboard(runs, metrics)
@@ -287,6 +293,7 @@ def _write_reports(
     board.to_csv(folder / "leaderboard.csv", index=False)
     metric = "nDCG@10" if "nDCG@10" in metrics else metrics[0]
     plots = [p for cost in AXES for p in quality_vs_cost(runs, metric, cost, folder / "plots")]
+    plots += quality_vs_dimension(runs, metric, folder / "plots")
     console.print(_table(board, f"leaderboard ({folder / 'leaderboard.md'})"))
     shifts = rank_shift(runs, metric)
     if len(shifts):

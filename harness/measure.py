@@ -50,6 +50,10 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+BATCH_BUDGET_S = 0.5
+MAX_BATCH_REPEATS = 20
+
+
 @dataclass
 class SearchTiming:
     latency_p50_ms: float
@@ -63,18 +67,22 @@ class SearchTiming:
 def time_search(
     search: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], n_queries: int
 ) -> tuple[SearchTiming, tuple[np.ndarray, np.ndarray]]:
-    """Time `search(query positions)`: one query at a time for latency, all at once for QPS.
-
-    Returns the timing and the batched call's (scores, ids).
+    """Time `search(query positions)`: one query at a time for latency percentiles, all at
+    once for QPS. A batch of a few hundred queries can take milliseconds, so the batched call
+    repeats until BATCH_BUDGET_S has passed (at most MAX_BATCH_REPEATS times) and QPS comes
+    from the median repeat. Returns the timing and the batched call's (scores, ids).
     """
     singles = []
     for i in range(n_queries):
         start = time.perf_counter()
         search(np.array([i]))
         singles.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    batched = search(np.arange(n_queries))
-    batch_seconds = time.perf_counter() - start
+    repeats: list[float] = []
+    while not repeats or (sum(repeats) < BATCH_BUDGET_S and len(repeats) < MAX_BATCH_REPEATS):
+        start = time.perf_counter()
+        batched = search(np.arange(n_queries))
+        repeats.append(time.perf_counter() - start)
+    batch_seconds = float(np.median(repeats))
     ms = np.array(singles) * 1000 if singles else np.zeros(1)
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     return (

@@ -105,12 +105,9 @@ def run_suite(
                         results.append(result)
                         reporter.cell_done(result)
             except Exception as err:  # recorded on each unfinished cell; the grid goes on
-                message = (
-                    str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
-                )
                 for cell in group:
                     if cell not in finished:
-                        failed = CellResult(cell, ids[cell], "failed", error=message)
+                        failed = CellResult(cell, ids[cell], "failed", error=_failure(err))
                         results.append(failed)
                         reporter.cell_done(failed)
     return results
@@ -284,14 +281,23 @@ def _dense_cells(
     }
     truth = exact_neighbours(vectors["document"], vectors["query"], group.depth)
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
-        yield from _index_cells(
-            group,
-            group.suite.index(index_name),
-            vectors | {"truth": truth},
-            encoding,
-            [c for c in cells if c.index == index_name],
-            reporter,
-        )
+        index_cells = [c for c in cells if c.index == index_name]
+        finished: set[Cell] = set()
+        try:
+            for result in _index_cells(
+                group,
+                group.suite.index(index_name),
+                vectors | {"truth": truth},
+                encoding,
+                index_cells,
+                reporter,
+            ):
+                finished.add(result.cell)
+                yield result
+        except Exception as err:  # this index's cells fail; the next index still runs
+            for cell in index_cells:
+                if cell not in finished:
+                    yield CellResult(cell, group.ids[cell], "failed", error=_failure(err))
 
 
 def _index_cells(
@@ -327,6 +333,11 @@ def _index_cells(
             "search_effective": json.dumps(index.effective(search, group.depth), sort_keys=True),
         }
         yield group.result(cell, described, timing, hits, cost | agreement)
+
+
+def _failure(err: Exception) -> str:
+    """One line for a failed cell: our own errors as written, others with their type."""
+    return str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
 
 
 def _rate(count: int, seconds: float) -> float:

@@ -38,6 +38,7 @@ def test_short_collection_is_padded_with_minus_one() -> None:
         ("faiss-flat", {}),
         ("faiss-hnsw", {"efSearch": 10}),
         ("hnswlib", {"ef": 10}),
+        ("usearch", {"expansion_search": 10}),  # one query: usearch answers in another shape
     ):
         index = _built(kind, docs)
         _, ids = index.search(docs[:1], 5, INDEXES.get(kind).Search(**search))

@@ -122,3 +122,20 @@ def test_elastic_dimensions_reuse_one_encode_and_report_ann_recall(
     assert (starved["ann_recall@10"] < 1.0).any()
     assert (out / "rank_shift.md").is_file()
     assert (out / "plots" / "quickstart-ndcg_10-vs-bytes.png").is_file()
+    assert (out / "plots" / "quickstart-ndcg_10-vs-dim.png").is_file()
+
+
+def test_a_failing_index_fails_only_its_own_cells(
+    write_suite: Callable[[str], Path], tmp_path: Path
+) -> None:
+    text = ELASTIC.format(data=REPO / "suites/data/quickstart").replace(
+        "  - {name: hnsw,", "  - {name: bad-pq, kind: faiss-ivfpq, build: {m: 5}}\n  - {name: hnsw,"
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(write_suite(text)), "--out", str(out)])
+    assert result.exit_code == 1
+    runs = pd.read_parquet(out / "runs.parquet")
+    failed = runs[runs["status"] == "failed"]
+    assert set(failed["index"]) == {"bad-pq"} and len(failed) == 3  # one per embedder
+    assert failed["error"].str.contains("m=5 does not divide the dimension").all()
+    assert (runs.loc[runs["index"] == "hnsw", "status"] == "ok").all()  # the next index still ran

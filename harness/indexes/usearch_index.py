@@ -67,10 +67,15 @@ class USearch:
         self._index.expansion_search = params.expansion_search
         depth = max(k, params.candidates or 4 * k) if self._vectors is not None else k
         found = self._index.search(queries, depth, threads=1)
-        keys = np.asarray(found.keys, dtype=np.int64).reshape(len(queries), -1)
-        scores = 1.0 - np.asarray(found.distances, dtype=np.float32).reshape(len(queries), -1)
-        counts = np.asarray(found.counts).reshape(-1)
-        missing = np.arange(keys.shape[1])[None, :] >= counts[:, None]
+        # one query comes back as Matches (1-d, only the hits), several as BatchMatches
+        got_keys = np.asarray(found.keys, dtype=np.int64).reshape(len(queries), -1)
+        got_distances = np.asarray(found.distances, dtype=np.float32).reshape(len(queries), -1)
+        counts = np.asarray(getattr(found, "counts", [got_keys.shape[1]])).reshape(-1)
+        width = min(depth, got_keys.shape[1])
+        keys = np.full((len(queries), depth), -1, dtype=np.int64)
+        scores = np.full((len(queries), depth), -np.inf, dtype=np.float32)
+        keys[:, :width], scores[:, :width] = got_keys[:, :width], 1.0 - got_distances[:, :width]
+        missing = np.arange(depth)[None, :] >= counts[:, None]
         keys[missing], scores[missing] = -1, -np.inf
         if self._vectors is not None:
             return rescored(queries, self._vectors, keys, k)

@@ -1,7 +1,14 @@
 """Reports built from saved results alone: leaderboards and plots."""
 
 from harness.report.leaderboard import leaderboard, to_markdown
-from harness.report.plots import quality_vs_cost, quality_vs_qps
+from harness.report.plots import quality_vs_cost, quality_vs_dimension, quality_vs_qps
 from harness.report.rank_shift import rank_shift
 
-__all__ = ["leaderboard", "quality_vs_cost", "quality_vs_qps", "rank_shift", "to_markdown"]
+__all__ = [
+    "leaderboard",
+    "quality_vs_cost",
+    "quality_vs_dimension",
+    "quality_vs_qps",
+    "rank_shift",
+    "to_markdown",
+]

@@ -41,7 +41,7 @@ def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 def search_label(search_params: str) -> str:
     """'{"efSearch":16}' -> 'efSearch=16'; no settings -> '-'."""
     settings = json.loads(search_params) if search_params else {}
-    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "-"
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None) or "-"
 
 
 def format_value(value: object, column: str) -> str:

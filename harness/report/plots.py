@@ -91,6 +91,51 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, cost: str, out_dir: Path) -
     return written
 
 
+def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+    """For elastic variants: one curve per index configuration across the dimensions tried."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    ok = runs[
+        (runs["status"] == "ok")
+        & runs[metric].notna()
+        & runs.get("dim", pd.Series(dtype=float)).notna()
+    ]
+    for dataset, rows in ok.groupby("dataset", sort=True):
+        if rows["dim"].nunique() < 2:
+            continue
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+        configs = rows.assign(config=rows["index"] + " " + rows["search_params"].map(search_label))
+        for config, points in configs.groupby("config", sort=True):
+            if points["dim"].nunique() < 2:
+                continue
+            points = points.sort_values("dim")
+            exact = (points["index_kind"] == "faiss-flat").all()
+            ax.plot(
+                points["dim"],
+                points[metric],
+                marker="o",
+                linewidth=2.2 if exact else 0.9,
+                label=str(config).replace(" -", ""),
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("dimensions kept")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{dataset}: {metric} against dimension")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+        fig.tight_layout()
+        path = out_dir / f"{dataset}-{_slug(metric)}-vs-dim.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
 def quality_vs_qps(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
     return quality_vs_cost(runs, metric, "qps", out_dir)
 
