@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -78,16 +79,8 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, cost: str, out_dir: Path) -
         )
         if (rows[cost] > 0).all() and all(math.isfinite(v) for v in rows[cost]):
             ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel(metric)
-        ax.set_title(f"{dataset}: {metric} against {label}")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
         path = out_dir / f"{dataset}-{_slug(metric)}-vs-{slug}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, ax, label, metric, f"{dataset}: {metric} against {label}", path))
     return written
 
 
@@ -123,21 +116,28 @@ def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list
                 label=str(config).replace(" -", ""),
             )
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("dimensions kept")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{dataset}: {metric} against dimension")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
-        fig.tight_layout()
         path = out_dir / f"{dataset}-{_slug(metric)}-vs-dim.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
+        title = f"{dataset}: {metric} against dimension"
+        written.append(_save(fig, ax, "dimensions kept", metric, title, path))
     return written
 
 
 def quality_vs_qps(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
     return quality_vs_cost(runs, metric, "qps", out_dir)
+
+
+def _save(fig: Any, ax: Any, xlabel: str, metric: str, title: str, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _slug(text: str) -> str:
