@@ -253,11 +253,12 @@ def cache_prune(
 
 
 def _size(n_bytes: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n_bytes < 1000 or unit == "GB":
-            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+    units = ["B", "kB", "MB", "GB"]
+    power = 0
+    while n_bytes >= 1000 and power < len(units) - 1:
         n_bytes /= 1000
-    return f"{n_bytes:.1f} TB"
+        power += 1
+    return f"{n_bytes:.0f} B" if power == 0 else f"{n_bytes:.1f} {units[power]}"
 
 
 def _run_id() -> str:
@@ -278,7 +279,6 @@ def _print_grid(console: Console, suite: Suite) -> None:
 def _write_reports(
     console: Console, folder: Path, runs: pd.DataFrame, metrics: tuple[str, ...]
 ) -> None:
-
     from harness.report import (
         leaderboard,
         quality_vs_cost,
@@ -298,8 +298,12 @@ def _write_reports(
     shifts = rank_shift(runs, metric)
     if len(shifts):
         (folder / "rank_shift.md").write_text(to_markdown(shifts))
+        moved = shifts[shifts["shift"] != 0]
+        title = f"ANN configurations that reorder the embedders (all: {folder / 'rank_shift.md'})"
         console.print(
-            _table(shifts, f"rank shift, exact search -> ANN ({folder / 'rank_shift.md'})")
+            _table(moved, title)
+            if len(moved)
+            else "rank shift: no ANN configuration reorders the embedders"
         )
     for plot in plots:
         console.print(f"plot: {plot}")

@@ -139,3 +139,20 @@ def test_prune_by_age_and_size(cache: EmbeddingCache) -> None:
     removed = cache.prune(max_bytes=max(e.nbytes for e in cache.entries()))
     assert [e.key["texts"] for e in removed] == ["1"]  # least recently used goes first
     assert [e.key["texts"] for e in cache.entries()] == ["2"]
+
+
+def test_cache_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
+    EmbeddingCache().put(_key(model="org/model"), np.zeros((3, 4), dtype=np.float32), 0.0)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["cache", "ls"])
+    assert listed.exit_code == 0 and "org/model" in listed.output and "3x4" in listed.output
+    assert "in 1 entries" in runner.invoke(app, ["cache", "du"]).output
+    assert runner.invoke(app, ["cache", "prune"]).exit_code == 2  # says what to give
+    pruned = runner.invoke(app, ["cache", "prune", "--max-size", "0"])
+    assert pruned.exit_code == 0 and "removed 1 entries" in pruned.output
+    assert EmbeddingCache().entries() == []
