@@ -272,7 +272,8 @@ def _print_grid(console: Console, suite: Suite) -> None:
     for column in ("dataset", "embedder", "index", "search"):
         table.add_column(column)
     for cell in suite.cells():
-        table.add_row(cell.dataset, cell.embedder, cell.index or "-", cell.search or "-")
+        order = f" (order {cell.order})" if cell.order is not None else ""
+        table.add_row(cell.dataset, cell.embedder, (cell.index or "-") + order, cell.search or "-")
     console.print(table)
 
 
@@ -280,6 +281,7 @@ def _write_reports(
     console: Console, folder: Path, runs: pd.DataFrame, metrics: tuple[str, ...]
 ) -> None:
     from harness.report import (
+        insertion_spread,
         leaderboard,
         quality_vs_cost,
         quality_vs_dimension,
@@ -305,6 +307,12 @@ def _write_reports(
             if len(moved)
             else "rank shift: no ANN configuration reorders the embedders"
         )
+    spread = insertion_spread(runs, metric)
+    if len(spread):
+        (folder / "insertion_spread.md").write_text(to_markdown(spread))
+        console.print(
+            _table(spread, f"spread across insertion orders ({folder / 'insertion_spread.md'})")
+        )
     for plot in plots:
         console.print(f"plot: {plot}")
 
@@ -313,7 +321,7 @@ def _cell_label(cell: Cell) -> str:
     from harness.report.leaderboard import search_label
 
     parts = [cell.dataset, cell.embedder, *([cell.index] if cell.index else [])]
-    label = " · ".join(parts)
+    label = " · ".join(parts) + (f" order={cell.order}" if cell.order is not None else "")
     return f"{label} {search_label(cell.search)}" if cell.search else label
 
 

@@ -7,6 +7,7 @@ recorded with its error and the run goes on, so nothing already computed is lost
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Collection, Iterator
@@ -308,21 +309,50 @@ def _index_cells(
     cells: list[Cell],
     reporter: Reporter,
 ) -> Iterator[CellResult]:
-    label = f"{group.dataset.name} · {cells[0].embedder} · {spec.name}"
+    """Build the index once per insertion order the cells ask for; search each setting."""
+    for order in dict.fromkeys(c.order for c in cells):
+        todo = {c.search: c for c in cells if c.order == order}  # others finished earlier
+        yield from _ordered_cells(group, spec, vectors, encoding, todo, order, reporter)
+
+
+def _ordered_cells(
+    group: _Group,
+    spec: IndexSpec,
+    vectors: dict[str, np.ndarray],
+    encoding: dict[str, float],
+    todo: dict[str, Cell],
+    order: int | None,
+    reporter: Reporter,
+) -> Iterator[CellResult]:
+    label = f"{group.dataset.name} · {next(iter(todo.values())).embedder} · {spec.name}"
+    label += f" order={order}" if order is not None else ""
+    documents, queries = vectors["document"], vectors["query"]
+    # a seeded permutation of the insertion order; hits are mapped back to positions
+    permutation = (
+        None if order is None else np.random.default_rng(order).permutation(len(documents))
+    )
     index = INDEXES.get(spec.kind)(spec.build)
     reporter.task(f"{label}: building", 1)
     with timed() as build:
-        index.build(vectors["document"])
+        index.build(
+            documents if permutation is None else np.ascontiguousarray(documents[permutation])
+        )
     reporter.advance(1)
     cost = encoding | _index_cost(build.seconds, index.nbytes(), len(group.dataset.doc_ids))
-    queries = vectors["query"]
+
+    def search_rows(positions: np.ndarray, settings: Any) -> Hits:
+        scores, ids = index.search(queries[positions], group.depth, settings)
+        if permutation is not None:
+            ids = np.where(ids >= 0, permutation[np.maximum(ids, 0)], -1)
+        return scores, ids
+
     for search in spec.search:
-        cell = next(c for c in cells if c.search == search_key(search))
-
-        def search_rows(positions: np.ndarray, settings: Any = search) -> Hits:
-            return index.search(queries[positions], group.depth, settings)  # type: ignore[no-any-return]
-
-        timing, hits = group.timed_search(search_rows, reporter, f"{label} {cell.search}")
+        cell = todo.get(search_key(search))
+        if cell is None:
+            continue
+        timing, hits = group.timed_search(
+            functools.partial(search_rows, settings=search), reporter, f"{label} {cell.search}"
+        )
         agreement = {  # neighbours found, against exact search on the same vectors
             f"ann_recall@{at}": ann_recall(hits[1], vectors["truth"], at)
             for at in dict.fromkeys((10, group.suite.k))
@@ -331,6 +361,7 @@ def _index_cells(
             "index_kind": spec.kind,
             "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
             "search_effective": json.dumps(index.effective(search, group.depth), sort_keys=True),
+            "insertion_seed": order,
         }
         yield group.result(cell, described, timing, hits, cost | agreement)
 

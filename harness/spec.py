@@ -66,6 +66,9 @@ class _IndexHead(BaseModel):
     build: dict[str, Any] = {}
     search: list[dict[str, Any]] | dict[str, Any] = [{}]
     """A list of settings, or a mapping whose list values form a grid."""
+    insertion_seeds: list[int] = []
+    """Build once per seed, inserting the documents in that seeded random order, to measure
+    how much the result depends on insertion order; empty: the collection's own order."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,12 @@ class IndexSpec:
     kind: str
     build: BaseModel
     search: tuple[BaseModel, ...]
+    insertion_seeds: tuple[int, ...] = ()
+
+    @property
+    def orders(self) -> tuple[int | None, ...]:
+        """Insertion orders to build with; None is the collection's own order."""
+        return self.insertion_seeds or (None,)
 
 
 @dataclass(frozen=True, order=True)
@@ -106,10 +115,13 @@ class Cell:
     index: str | None
     search: str
     """Search settings as compact JSON ('{"efSearch":16}'), '' when there are none."""
+    order: int | None = None
+    """Seed of the insertion order the index was built with; None: the collection's order."""
 
     @property
     def key(self) -> str:
-        return "/".join([self.dataset, self.embedder, self.index or "-", self.search or "-"])
+        parts = [self.dataset, self.embedder, self.index or "-", self.search or "-"]
+        return "/".join(parts + ([f"order={self.order}"] if self.order is not None else []))
 
 
 @dataclass(frozen=True)
@@ -131,10 +143,10 @@ class Suite:
                     out.append(Cell(dataset.name, embedder.name, None, ""))
                     continue
                 for index in self.indexes:
-                    for search in index.search:
-                        out.append(
-                            Cell(dataset.name, embedder.name, index.name, search_key(search))
-                        )
+                    for order in index.orders:
+                        for search in index.search:
+                            key = search_key(search)
+                            out.append(Cell(dataset.name, embedder.name, index.name, key, order))
         return out
 
     def index(self, name: str) -> IndexSpec:
@@ -156,6 +168,7 @@ class Suite:
             "derived_from": None,
             "index": None,
             "search": cell.search,
+            "order": cell.order,
             "metrics": sorted(self.metrics),
             "k": self.k,
         }
@@ -258,7 +271,9 @@ def _index(doc: LocatedYaml, i: int, entry: dict[str, Any]) -> IndexSpec:
     keys = [search_key(s) for s in search]
     if len(set(keys)) != len(keys):
         raise doc.error((*loc, "search"), "the same search settings appear twice; remove one")
-    return IndexSpec(head.name, head.kind, build, tuple(search))
+    if len(set(head.insertion_seeds)) != len(head.insertion_seeds):
+        raise doc.error((*loc, "insertion_seeds"), "a seed appears twice; list each once")
+    return IndexSpec(head.name, head.kind, build, tuple(search), tuple(head.insertion_seeds))
 
 
 def _grid(doc: LocatedYaml, loc: Loc, mapping: dict[str, Any]) -> list[dict[str, Any]]:

@@ -139,3 +139,47 @@ def test_a_failing_index_fails_only_its_own_cells(
     assert set(failed["index"]) == {"bad-pq"} and len(failed) == 3  # one per embedder
     assert failed["error"].str.contains("m=5 does not divide the dimension").all()
     assert (runs.loc[runs["index"] == "hnsw", "status"] == "ok").all()  # the next index still ran
+
+
+ORDERS = """\
+name: orders
+datasets:
+  - {{name: quickstart, path: {data}}}
+embedders:
+  - {{name: minilm, kind: sentence-transformers, model: sentence-transformers/all-MiniLM-L6-v2}}
+indexes:
+  - {{name: exact, kind: faiss-flat, insertion_seeds: [1, 2]}}
+  - {{name: hnsw, kind: faiss-hnsw, build: {{M: 4, efConstruction: 8}}, search: {{efSearch: [1, 32]}}, insertion_seeds: [1, 2, 3]}}
+metrics: [nDCG@10, R@10]
+"""
+
+
+def test_insertion_orders_are_built_mapped_back_and_summarised(
+    write_suite: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    suite = write_suite(ORDERS.format(data=REPO / "suites/data/quickstart"))
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 2 + 3 * 2 and runs["insertion_seed"].notna().all()
+    exact = runs[runs["index"] == "exact"]
+    # exact search does not care about insertion order: hits map back to the same documents
+    assert exact["nDCG@10"].nunique() == 1 and (exact["ann_recall@10"] == 1.0).all()
+    spread = (out / "insertion_spread.md").read_text()
+    assert "| quickstart | minilm | hnsw | efSearch=1 | 3 |" in spread
+
+    # a run that died between two search settings of one build resumes with the missing one
+    rows = [
+        p
+        for p in (out / "rows").glob("*/*hnsw*.parquet")
+        if not p.name.endswith(".per_query.parquet")
+    ]
+    (row,) = [
+        p for p in rows if pd.read_parquet(p)["cell"].iloc[0].endswith('{"efSearch":32}/order=2')
+    ]
+    row.unlink()
+    again = CliRunner().invoke(app, ["run", str(suite), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert again.output.count("done earlier") == 7
+    assert len(pd.read_parquet(out / "runs.parquet")) == 8
