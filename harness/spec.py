@@ -168,13 +168,14 @@ class Suite:
             "derived_from": None,
             "index": None,
             "search": cell.search,
-            "order": cell.order,
             "metrics": sorted(self.metrics),
             "k": self.k,
         }
         if embedder.derived_from is not None:
             base = self.embedder(embedder.derived_from)
             config["derived_from"] = [base.kind, base.params.model_dump(mode="json")]
+        if cell.order is not None:  # only when set: ids of unordered cells stay as they were
+            config["order"] = cell.order
         if cell.index is not None:
             index = self.index(cell.index)
             config["index"] = [index.kind, index.build.model_dump(mode="json")]

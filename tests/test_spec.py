@@ -193,3 +193,14 @@ def test_shipped_suites_validate(monkeypatch: pytest.MonkeyPatch, data_dir: Path
     monkeypatch.setenv("HARNESS_DATA_DIR", str(data_dir))
     for path in sorted(Path(__file__).parent.parent.glob("suites/*.yaml")):
         assert load_suite(path).cells(), path
+
+
+def test_cell_ids_are_stable(write_suite: WriteSuite, write_beir: WriteBeir) -> None:
+    """Ids name stored results: a change to how they are computed orphans every result."""
+    write_beir("tiny")
+    suite = load_suite(write_suite(_suite("tiny")))
+    ids = [suite.cell_id(c, "f" * 64) for c in suite.cells()]
+    assert ids == [  # as computed by harness at commit 71df910, before insertion orders
+        "tiny.bm25.lexical.bbad07fb1a0faee4",
+        "tiny.minilm.exact.60f5f330e196b82d",
+    ]
