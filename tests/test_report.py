@@ -67,3 +67,13 @@ def test_plots_and_markdown_from_a_runs_table(tmp_path: Path) -> None:
     board = leaderboard(runs.assign(search_params="", status="ok"), ["nDCG@10"])
     text = to_markdown(board)
     assert text.splitlines()[2].startswith("| d | a | exact | - | 0.6000 |")
+
+
+def test_values_are_formatted_by_what_they_measure() -> None:
+    from harness.report.leaderboard import format_value
+
+    assert format_value(70.8981, "docs/s") == "70.9"
+    assert format_value(833536.2, "QPS") == "833,536"
+    assert format_value(0.645082, "nDCG@10") == "0.6451"
+    assert format_value(0.1134, "p95 ms") == "0.11"
+    assert format_value(float("nan"), "QPS") == "—"

@@ -50,6 +50,8 @@ def format_value(value: object, column: str) -> str:
             return "—"
         if column in ("p95 ms", "build s") or column.endswith(("_ms", "_s")):
             return f"{value:.2f}"
+        if column in ("QPS", "docs/s", "bytes/vec", "qps") or column.endswith("_per_s"):
+            return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
         if abs(value) >= 100:  # counts and rates: QPS, docs/s, bytes
             return f"{value:,.0f}"
         return f"{value:.4f}"  # metrics
