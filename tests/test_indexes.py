@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ def test_short_collection_is_padded_with_minus_one() -> None:
         ("faiss-hnsw", {"efSearch": 10}),
         ("hnswlib", {"ef": 10}),
         ("usearch", {"expansion_search": 10}),  # one query: usearch answers in another shape
+        ("lancedb", {}),  # one query: LanceDB answers without a query_index column
     ):
         index = _built(kind, docs)
         _, ids = index.search(docs[:1], 5, INDEXES.get(kind).Search(**search))
@@ -62,6 +65,18 @@ def test_short_collection_is_padded_with_minus_one() -> None:
             "usearch",
             {"dtype": "i8", "connectivity": 32, "rescore": True},
             {"expansion_search": 512, "candidates": 100},
+        ),
+        ("lancedb", {"index_type": None}, {}),
+        ("lancedb", {"index_type": "IVF_FLAT", "num_partitions": 32}, {"nprobes": 32}),
+        (
+            "lancedb",
+            {"index_type": "IVF_HNSW_SQ", "num_partitions": 1},
+            {"ef": 512, "refine_factor": 4},
+        ),
+        (
+            "lancedb",
+            {"index_type": "IVF_PQ", "num_partitions": 4, "num_sub_vectors": 48},
+            {"nprobes": 4, "refine_factor": 10},
         ),
     ],
     ids=lambda v: (
@@ -128,6 +143,42 @@ def test_hnswlib_reports_its_effective_ef() -> None:
     }
 
 
+def test_lancedb_probing_fewer_partitions_is_approximate_and_all_of_them_exact(
+    cranfield_vectors: tuple[np.ndarray, np.ndarray],
+) -> None:
+    docs, queries = cranfield_vectors
+    search = INDEXES.get("lancedb").Search
+    _, truth = _built("lancedb", docs, index_type=None).search(queries, 10, search())
+    _, exact = _built("faiss-flat", docs).search(queries, 10, INDEXES.get("faiss-flat").Search())
+    assert _recall_at(truth, exact) == 1.0  # no index: a full scan by dot product
+    index = _built("lancedb", docs, index_type="IVF_FLAT", num_partitions=32)
+    assert _recall_at(index.search(queries, 10, search(nprobes=1))[1], truth) < 0.9
+    assert _recall_at(index.search(queries, 10, search(nprobes=32))[1], truth) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("build", "times_the_vectors"),
+    [({"index_type": None}, 1), ({"index_type": "IVF_FLAT"}, 2)],  # IVF_FLAT copies the vectors
+)
+def test_lancedb_size_is_its_folder_on_disk(build: dict[str, Any], times_the_vectors: int) -> None:
+    vectors = np.random.default_rng(1).standard_normal((N, DIM)).astype(np.float32)
+    index = _built("lancedb", vectors, **build)
+    expected = times_the_vectors * vectors.nbytes
+    assert expected <= index.nbytes() < expected * 1.1  # plus the position column and metadata
+    folder = Path(index._folder.name)
+    del index
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_lancedb_reports_its_effective_ef() -> None:
+    cls = INDEXES.get("lancedb")
+    index = _built("lancedb", np.eye(4, dtype=np.float32), index_type="IVF_HNSW_FLAT")
+    assert index.effective(cls.Search(ef=5), 10) == {"nprobes": 20, "ef": 10}  # LanceDB: ef >= k
+    assert index.effective(cls.Search(), 10) == {"nprobes": 20, "ef": 15}  # its default, 1.5 k
+    assert index.search(np.eye(4, dtype=np.float32), 3, cls.Search(ef=1))[1].shape == (4, 3)
+
+
 @pytest.mark.parametrize(
     ("kind", "search"), [("faiss-hnsw", {"efSearch": 8}), ("hnswlib", {"ef": 8})]
 )
@@ -139,13 +190,3 @@ def test_graph_indexes_build_the_same_graph_twice(kind: str, search: dict[str, i
     first = _built(kind, vectors).search(queries, 10, params)[1]
     second = _built(kind, vectors).search(queries, 10, params)[1]
     assert (first == second).all()
-
-
-def test_truncation_keeps_the_leading_dimensions_at_unit_length() -> None:
-    from harness.embedders.truncate import Truncated, TruncateParams
-
-    vectors = np.array([[3.0, 4.0, 12.0], [0.0, 0.0, 1.0]], dtype=np.float32)
-    cut = Truncated(TruncateParams(of="base", dim=2)).transform(vectors)
-    assert np.allclose(cut, [[0.6, 0.8], [0.0, 0.0]])  # a zero prefix stays zero, not NaN
-    with pytest.raises(ValueError, match="dim=4 exceeds the 3 dimensions of 'base'"):
-        Truncated(TruncateParams(of="base", dim=4)).transform(vectors)

@@ -1,6 +1,15 @@
 """Embedders; importing this package registers the built-in kinds."""
 
-from harness.embedders import bm25, sbert, truncate
+from harness.embedders import bm25, onnx, quantize, sbert, truncate
 from harness.embedders.base import EMBEDDERS, DenseEmbedder, LexicalRetriever
 
-__all__ = ["EMBEDDERS", "DenseEmbedder", "LexicalRetriever", "bm25", "sbert", "truncate"]
+__all__ = [
+    "EMBEDDERS",
+    "DenseEmbedder",
+    "LexicalRetriever",
+    "bm25",
+    "onnx",
+    "quantize",
+    "sbert",
+    "truncate",
+]

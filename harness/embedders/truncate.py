@@ -28,7 +28,15 @@ class Truncated:
     def __init__(self, params: TruncateParams) -> None:
         self.params = params
 
-    def transform(self, vectors: np.ndarray) -> np.ndarray:
+    def transform(
+        self, documents: np.ndarray, queries: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._cut(documents), self._cut(queries)
+
+    def vector_bytes(self, dim: int) -> int:
+        return 4 * dim
+
+    def _cut(self, vectors: np.ndarray) -> np.ndarray:
         if vectors.shape[1] < self.params.dim:
             raise ValueError(
                 f"truncate dim={self.params.dim} exceeds the {vectors.shape[1]} dimensions of "

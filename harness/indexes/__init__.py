@@ -8,6 +8,7 @@ from harness.indexes import (
     faiss_ivfpq,
     faiss_sq,
     hnswlib_index,
+    lancedb_index,
     usearch_index,
 )
 from harness.indexes.base import INDEXES, VectorIndex
@@ -22,5 +23,6 @@ __all__ = [
     "faiss_ivfpq",
     "faiss_sq",
     "hnswlib_index",
+    "lancedb_index",
     "usearch_index",
 ]

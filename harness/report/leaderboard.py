@@ -12,7 +12,8 @@ COST_COLUMNS = {
     "qps": "QPS",
     "latency_p95_ms": "p95 ms",
     "build_s": "build s",
-    "bytes_per_vector": "bytes/vec",
+    "vector_bytes": "embedding B",  # one document vector as the embedder stores it
+    "bytes_per_vector": "index B/doc",  # the index as serialised, over the documents
     "docs_per_s": "docs/s",
 }
 
@@ -50,7 +51,9 @@ def format_value(value: object, column: str) -> str:
             return "—"
         if column in ("p95 ms", "build s") or column.endswith(("_ms", "_s")):
             return f"{value:.2f}"
-        if column in ("QPS", "docs/s", "bytes/vec", "qps") or column.endswith("_per_s"):
+        if column in ("QPS", "docs/s", "embedding B", "index B/doc", "qps") or column.endswith(
+            "_per_s"
+        ):
             return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
         if abs(value) >= 100:  # counts and rates: QPS, docs/s, bytes
             return f"{value:,.0f}"

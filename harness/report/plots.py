@@ -97,12 +97,15 @@ def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list
         & runs[metric].notna()
         & runs.get("dim", pd.Series(dtype=float)).notna()
     ]
+    ok = ok[ok["embedder_kind"] != "quantize"]  # same dimensions as their base, fewer bits
     for dataset, rows in ok.groupby("dataset", sort=True):
         if rows["dim"].nunique() < 2:
             continue
         out_dir.mkdir(parents=True, exist_ok=True)
         fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
-        configs = rows.assign(config=rows["index"] + " " + rows["search_params"].map(search_label))
+        setting = rows["index"] + " " + rows["search_params"].map(search_label)
+        several_models = rows["model"].nunique() > 1
+        configs = rows.assign(config=(rows["model"] + " " + setting) if several_models else setting)
         for config, points in configs.groupby("config", sort=True):
             if points["dim"].nunique() < 2:
                 continue
