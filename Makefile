@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 # The real test collections (BEIR layout) used by tests, benchmarks and suites/beir-small.yaml.
 export HARNESS_DATA_DIR ?= $(abspath ../shared/datasets)
 
-.PHONY: setup quickstart test test-fast lint bench clean
+.PHONY: setup quickstart test test-fast lint gate-run gate baseline bench clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,24 @@ lint: setup
 	$(BIN)/ruff check harness tests benchmarks
 	$(BIN)/ruff format --check harness tests benchmarks
 	$(BIN)/mypy harness
+
+# The regression gate on a small real suite: expected values, then the committed baseline.
+GATE_OUT := build/ci-gate
+GATE_BASELINE := results/baselines/ci-gate
+
+gate-run: setup
+	rm -rf $(GATE_OUT)
+	$(BIN)/harness run suites/ci-gate.yaml --out $(GATE_OUT)
+
+gate: gate-run
+	$(BIN)/harness check $(GATE_OUT) --junit $(GATE_OUT)/check.xml --markdown $(GATE_OUT)/gate.md
+	$(BIN)/harness compare $(GATE_OUT) --baseline $(GATE_BASELINE) \
+		--junit $(GATE_OUT)/compare.xml --markdown $(GATE_OUT)/gate.md
+
+# Re-record the baseline after an intended change, then commit what it writes.
+baseline: gate-run
+	mkdir -p $(GATE_BASELINE)
+	cp $(GATE_OUT)/runs.parquet $(GATE_OUT)/per_query.parquet $(GATE_OUT)/manifest.json $(GATE_BASELINE)/
 
 bench: setup
 	$(BIN)/python benchmarks/reproduce_published.py

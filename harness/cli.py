@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -90,6 +90,7 @@ def run(
     from harness import manifest, results
     from harness.cache import EmbeddingCache
     from harness.errors import HarnessError
+    from harness.gate.check import expected_values
     from harness.runner import run_suite
 
     folder = out or Path("results") / loaded.name
@@ -97,6 +98,8 @@ def run(
         "run_id": _run_id(),
         "suite": loaded.name,
         "suite_file": str(suite),
+        "gates": [gate.text for gate in loaded.gates],  # so check and compare need no suite
+        "expectations": expected_values(loaded),
     }
     store = results.ResultsStore(folder)
     cell_ids: list[str] = []  # this suite's cells, computed now or found from an earlier run
@@ -194,6 +197,211 @@ def results_command(
         typer.echo(f"{len(rows)} rows -> {export}")
         return
     _console().print(_table(rows[shown], f"{len(rows)} rows"))
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Results folders, or folders of them [default: results]."),
+    ] = None,
+    metric: Annotated[str, typer.Option(help="The metric to rank by.")] = "nDCG@10",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Rank this column's values (e.g. model) instead of each "
+            "embedder · index · search setting."
+        ),
+    ] = None,
+    where: Annotated[
+        str | None, typer.Option(help="SQL condition on the rows, as in harness results.")
+    ] = None,
+    markdown: MarkdownOption = None,
+) -> None:
+    """Rank systems across datasets fairly when not every system ran every dataset: mean over
+    shared datasets, mean rank, and Bradley-Terry strengths from per-query wins."""
+    from harness import results
+    from harness.errors import HarnessError
+    from harness.report.fair import fair_leaderboard
+    from harness.report.fair import to_markdown as fair_markdown
+
+    try:
+        rows = results.select(folders or [Path("results")], where, latest=True)
+        if not len(rows):
+            typer.echo("no results match")
+            return
+        per_query = _concat(
+            results.ResultsStore(Path(str(folder))).per_query(group)
+            for folder, group in rows.groupby("results_folder")
+        )
+        board = fair_leaderboard(rows, per_query, metric, system_col=by)
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    text = fair_markdown(board)
+    typer.echo(text)
+    if markdown is not None:
+        markdown.write_text(text)
+
+
+def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat(list(frames), ignore_index=True)
+
+
+ResultsArg = Annotated[Path, typer.Argument(help="A results folder: the --out of harness run.")]
+SuiteOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--suite",
+        help="Read expect: and gates: from this suite file [default: as "
+        "the suite had them when the results were run, from their manifest].",
+    ),
+]
+MarkdownOption = Annotated[
+    Path | None,
+    typer.Option(help="Also write the report as Markdown, e.g. to $GITHUB_STEP_SUMMARY."),
+]
+JunitOption = Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")]
+
+
+@app.command()
+def check(
+    results_dir: ResultsArg,
+    suite: SuiteOption = None,
+    markdown: MarkdownOption = None,
+    junit: JunitOption = None,
+) -> None:
+    """Grade results against the suite's expect: values. Exit 0 all OK or within tolerance,
+    1 any FAIL, 2 bad input."""
+    from harness.gate.check import expected_values, grade
+    from harness.gate.output import check_cases, check_display, check_verdict
+
+    rows, _, meta = _views(results_dir)
+    name, expected = str(meta.get("suite", results_dir.name)), meta.get("expectations", [])
+    if suite is not None:
+        loaded = _load(suite)
+        name, expected = loaded.name, expected_values(loaded)
+    if not expected:
+        where = suite or f"{results_dir}/manifest.json"
+        typer.echo(f"error: {where}: no expect: values to check against", err=True)
+        raise typer.Exit(2)
+    graded = grade(expected, rows)
+    verdict = check_verdict(graded)
+    title = f"harness check: {name}"
+    _gate_report(check_display(graded), title, verdict, [], markdown)
+    if junit is not None:
+        _write_junit(junit, name, check_cases(graded))
+    if verdict.startswith("FAIL"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    current: ResultsArg,
+    baseline: Annotated[
+        Path, typer.Option(help="The results folder to compare with (e.g. a committed baseline).")
+    ],
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A gate, e.g. 'nDCG@10 drop > 0.005 p < 0.05' or 'latency_p95_ms rise > 20%'; "
+            "repeatable [default: the suite's gates:, else every metric drop > 0.005 p < 0.05]."
+        ),
+    ] = None,
+    suite: SuiteOption = None,
+    correction: Annotated[
+        str, typer.Option(help="p-value adjustment across the tests: holm, bh or none.")
+    ] = "holm",
+    resamples: Annotated[
+        int, typer.Option(min=100, help="Randomisation and bootstrap resamples.")
+    ] = 10_000,
+    markdown: MarkdownOption = None,
+    junit: JunitOption = None,
+) -> None:
+    """Compare a run with a baseline cell by cell: deltas, paired significance, gates.
+    Exit 0 every gate passes, 1 a gate fails, 2 bad input."""
+    from harness.errors import HarnessError
+    from harness.gate.compare import Runs, compare
+    from harness.gate.output import compare_cases, compare_display, compare_verdict
+    from harness.gate.rules import default_gates, parse_gate
+    from harness.results import metric_columns
+
+    if correction not in ("holm", "bh", "none"):
+        typer.echo(f"error: --correction {correction}: use holm, bh or none", err=True)
+        raise typer.Exit(2)
+    rows, per_query, meta = _views(current)
+    base_rows, base_per_query, _ = _views(baseline)
+    metrics = [m for m in metric_columns(rows) if m in metric_columns(base_rows)]
+    try:
+        gates = [parse_gate(g) for g in gate or []]
+    except ValueError as err:
+        typer.echo(f"error: --gate: {err}", err=True)
+        raise typer.Exit(2) from None
+    name = str(meta.get("suite", current.name))
+    if not gates and suite is not None:
+        loaded = _load(suite)
+        gates, name = list(loaded.gates), loaded.name
+    elif not gates:  # the gates the suite had when it ran
+        gates = [parse_gate(text) for text in meta.get("gates", [])]
+    gates = gates or default_gates(metrics)
+    try:
+        result = compare(
+            Runs(rows, per_query),
+            Runs(base_rows, base_per_query),
+            metrics,
+            gates,
+            correction=correction,  # type: ignore[arg-type]
+            resamples=resamples,
+        )
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    verdict = compare_verdict(result)
+    title = f"harness compare: {name} against {baseline}"
+    notes = [*result.notes, f"p-values: paired randomisation test, {correction}-adjusted"]
+    _gate_report(compare_display(result, metrics), title, verdict, notes, markdown)
+    if junit is not None:
+        _write_junit(junit, name, compare_cases(result))
+    if verdict.startswith("FAIL"):
+        raise typer.Exit(1)
+
+
+def _views(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    from harness.errors import HarnessError
+    from harness.results import read_views
+
+    try:
+        return read_views(folder)
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _gate_report(
+    display: pd.DataFrame, title: str, verdict: str, notes: list[str], markdown: Path | None
+) -> None:
+    from rich.markup import escape
+
+    from harness.gate.output import markdown as as_markdown
+
+    console = _console()
+    console.print(_table(display, title))
+    for note in notes:
+        console.print(f"note: {escape(note)}")
+    colour = "red" if verdict.startswith("FAIL") else "green"
+    console.print(f"[{colour}]{escape(verdict)}[/{colour}]")
+    if markdown is not None:
+        with markdown.open("a") as handle:  # appends: $GITHUB_STEP_SUMMARY collects sections
+            handle.write(as_markdown(display, title, verdict, notes) + "\n")
+
+
+def _write_junit(path: Path, suite: str, cases: list[Any]) -> None:
+    from harness.gate.output import junit_xml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(junit_xml(suite, cases))
 
 
 cache_app = typer.Typer(help="The embedding cache: list, size, prune.", no_args_is_help=True)

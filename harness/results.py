@@ -186,6 +186,27 @@ class ResultsStore:
         return runs
 
 
+def read_views(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """A results folder's last run of its suite: rows, per-query values and manifest."""
+    runs_file = folder / RUNS_FILE
+    if not runs_file.is_file():
+        raise HarnessError(
+            f"{folder}: no {RUNS_FILE} here; give the --out folder of a harness run "
+            "(or a baseline copied from one)"
+        )
+    rows = upgrade(pd.read_parquet(runs_file))
+    per_query_file = folder / PER_QUERY_FILE
+    columns = ["run_id", "cell_id", "cell", "query_id", "measure", "value"]
+    per_query = (
+        pd.read_parquet(per_query_file)
+        if per_query_file.is_file()
+        else pd.DataFrame(columns=columns)
+    )
+    manifest_file = folder / MANIFEST_FILE
+    meta = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    return rows, per_query, meta
+
+
 def stores_under(paths: Iterable[Path]) -> list[Path]:
     """Results folders among `paths`, or one level below them (`results/` holds one per suite)."""
     found = []

@@ -6,6 +6,7 @@ unknown component kinds or metrics (with a did-you-mean), missing files and pack
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.datasets import LOADERS
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError, SuiteError
+from harness.gate.rules import Expectation, Gate, parse_gate
 from harness.indexes import INDEXES
 from harness.registry import Registry, did_you_mean, require, suggest
 from harness.yamlmap import Loc, LocatedYaml, load_located
@@ -40,6 +42,10 @@ class _SuiteFile(BaseModel):
     metrics: list[str] = Field(min_length=1)
     k: int | None = Field(None, gt=0)
     """Retrieval depth; defaults to the largest metric cutoff (1000 if a metric has none)."""
+    expect: list[dict[str, Any]] = []
+    """Expected metric values of cells, graded by `harness check`."""
+    gates: list[str] = []
+    """How far a run may move from a baseline, checked by `harness compare`."""
 
 
 class _DatasetHead(BaseModel):
@@ -134,6 +140,8 @@ class Suite:
     indexes: tuple[IndexSpec, ...]
     metrics: tuple[str, ...]
     k: int
+    expectations: tuple[tuple[Expectation, Cell], ...] = ()
+    gates: tuple[Gate, ...] = ()
 
     def cells(self) -> list[Cell]:
         out = []
@@ -216,7 +224,7 @@ def load_suite(path: str | Path) -> Suite:
     needed = DEFAULT_DEPTH if None in cutoffs else max(c for c in cutoffs if c is not None)
     if top.k is not None and top.k < needed:
         raise doc.error(("k",), f"k={top.k} is below the deepest metric cutoff {needed}; raise k")
-    return Suite(
+    suite = Suite(
         name=top.name,
         path=doc.path,
         description=top.description,
@@ -226,6 +234,9 @@ def load_suite(path: str | Path) -> Suite:
         metrics=tuple(top.metrics),
         k=top.k or needed,
     )
+    expectations = tuple(_expectation(doc, suite, i, e) for i, e in enumerate(top.expect))
+    gates = tuple(_gate(doc, i, text) for i, text in enumerate(top.gates))
+    return dataclasses.replace(suite, expectations=expectations, gates=gates)
 
 
 def _dataset(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> DatasetSpec:
@@ -275,6 +286,53 @@ def _index(doc: LocatedYaml, i: int, entry: dict[str, Any]) -> IndexSpec:
     if len(set(head.insertion_seeds)) != len(head.insertion_seeds):
         raise doc.error((*loc, "insertion_seeds"), "a seed appears twice; list each once")
     return IndexSpec(head.name, head.kind, build, tuple(search), tuple(head.insertion_seeds))
+
+
+def _expectation(doc: LocatedYaml, suite: Suite, i: int, entry: Any) -> tuple[Expectation, Cell]:
+    """An `expect:` entry, checked against the suite: it names one cell and known metrics."""
+    loc: Loc = ("expect", i)
+    expectation: Expectation = _validate(Expectation, entry, loc, doc)
+    names = {
+        "dataset": [d.name for d in suite.datasets],
+        "embedder": [e.name for e in suite.embedders],
+        "index": [x.name for x in suite.indexes],
+    }
+    for key, known in names.items():
+        value = getattr(expectation, key)
+        if value is not None and value not in known:
+            hint = did_you_mean(value, known)
+            raise doc.error((*loc, key), f"no {key} named '{value}' in this suite.{hint}")
+    expectable = [*suite.metrics, "ann_recall@10", f"ann_recall@{suite.k}"]
+    for metric in expectation.values:
+        if metric not in expectable:
+            hint = did_you_mean(metric, expectable)
+            raise doc.error(
+                (*loc, metric),
+                f"'{metric}' is not a metric of this suite.{hint} Metrics: "
+                f"{', '.join(suite.metrics)}",
+            )
+    matches = [
+        c
+        for c in suite.cells()
+        if (c.dataset, c.embedder) == (expectation.dataset, expectation.embedder)
+        and (expectation.index is None or c.index == expectation.index)
+    ]
+    if expectation.search is not None and expectation.index is not None:
+        kind: Any = INDEXES.get(suite.index(expectation.index).kind)
+        wanted = search_key(_validate(kind.Search, expectation.search, (*loc, "search"), doc))
+        matches = [c for c in matches if c.search == wanted]
+    if len(matches) != 1:
+        found = "no cell" if not matches else f"{len(matches)} cells"
+        narrow = "index: and search:" if matches else "dataset, embedder, index and search"
+        raise doc.error(loc, f"this expectation matches {found} of the suite; check its {narrow}")
+    return expectation, matches[0]
+
+
+def _gate(doc: LocatedYaml, i: int, text: str) -> Gate:
+    try:
+        return parse_gate(text)
+    except ValueError as err:
+        raise doc.error(("gates", i), str(err)) from None
 
 
 def _grid(doc: LocatedYaml, loc: Loc, mapping: dict[str, Any]) -> list[dict[str, Any]]:

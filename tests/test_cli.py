@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -127,3 +128,31 @@ def test_run_writes_every_artefact(
     assert (
         manifest["datasets"]["good"]["dataset_fingerprint"] == runs["dataset_fingerprint"].iloc[0]
     )
+
+
+def test_leaderboard_across_folders_ranks_an_incomplete_grid_and_shows_the_gap(
+    write_beir: WriteBeir, tmp_path: Path
+) -> None:
+    quickstart = Path(__file__).resolve().parent.parent / "suites" / "data" / "quickstart"
+    both = tmp_path / "both.yaml"
+    both.write_text(
+        "name: both\ndatasets:\n"
+        f"  - {{name: tiny, path: {write_beir()}}}\n  - {{name: quick, path: {quickstart}}}\n"
+        "embedders:\n  - {name: bm25, kind: bm25}\nmetrics: [nDCG@10]\n"
+    )
+    one = tmp_path / "one.yaml"
+    one.write_text(
+        f"name: one\ndatasets:\n  - {{name: quick, path: {quickstart}}}\n"
+        "embedders:\n  - {name: bm25-plain, kind: bm25, stemmer: null, stopwords: null}\n"
+        "metrics: [nDCG@10]\n"
+    )
+    for suite in (both, one):
+        result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / suite.stem)])
+        assert result.exit_code == 0, result.output
+    board = tmp_path / "board.md"
+    result = runner.invoke(app, ["leaderboard", str(tmp_path), "--markdown", str(board)])
+    assert result.exit_code == 0, result.output
+    text = board.read_text()
+    assert re.search(r"\| bm25-plain \| 0\.\d{4} \| — \|", text)  # never ran tiny: a gap
+    assert "mean over shared (quick)" in text
+    assert "Bradley-Terry" in text and "a missing cell costs nothing" in text
