@@ -317,6 +317,9 @@ def compare(
     resamples: Annotated[
         int, typer.Option(min=100, help="Randomisation and bootstrap resamples.")
     ] = 10_000,
+    every_figure: Annotated[
+        bool, typer.Option("--all", help="Show every cost figure too, not only gated ones.")
+    ] = False,
     markdown: MarkdownOption = None,
     junit: JunitOption = None,
 ) -> None:
@@ -361,7 +364,7 @@ def compare(
     verdict = compare_verdict(result)
     title = f"harness compare: {name} against {baseline}"
     notes = [*result.notes, f"p-values: paired randomisation test, {correction}-adjusted"]
-    _gate_report(compare_display(result, metrics), title, verdict, notes, markdown)
+    _gate_report(compare_display(result, metrics, every_figure), title, verdict, notes, markdown)
     if junit is not None:
         _write_junit(junit, name, compare_cases(result))
     if verdict.startswith("FAIL"):

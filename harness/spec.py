@@ -256,8 +256,9 @@ def _embedder(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> Em
     head = _validate(_EmbedderHead, entry, loc, doc)
     kind = _lookup(EMBEDDERS, head.kind, (*loc, "kind"), doc)
     rest = {k: v for k, v in entry.items() if k not in _EmbedderHead.model_fields}
-    if isinstance(rest.get("model"), str) and rest["model"].startswith(("./", "../")):
-        rest["model"] = str(base / rest["model"])
+    for key in ("model", "file", "tokenizer"):  # local paths are relative to the suite file
+        if isinstance(rest.get(key), str) and rest[key].startswith(("./", "../")):
+            rest[key] = str(base / rest[key])
     params = _validate(kind.Params, rest, loc, doc, also=list(_EmbedderHead.model_fields))
     _construct(kind, params, loc, doc)
     return EmbedderSpec(head.name, head.kind, kind.family, params)

@@ -261,5 +261,6 @@ embedders:
     )  # fmt: skip
     assert code == 1, output
     assert "FAIL: 2 of 2 gate checks fail" in output
+    assert "1 cell(s) ran with other settings or data than the baseline's" in output
     assert "**FAIL**: 2 of 2 gate checks fail" in summary.read_text()
     assert ET.parse(junit).getroot().get("failures") == "2"

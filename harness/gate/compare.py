@@ -124,17 +124,24 @@ def _by_cell(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _notes(cur: pd.DataFrame, base: pd.DataFrame) -> list[str]:
     notes = []
+    shared = cur.index.intersection(base.index)
+    if "cell_id" in cur.columns and "cell_id" in base.columns:
+        changed = [c for c in shared if cur.loc[c, "cell_id"] != base.loc[c, "cell_id"]]
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            notes.append(
+                f"{len(changed)} cell(s) ran with other settings or data than the baseline's "
+                f"(their cell ids differ): {', '.join(changed[:3])}{more}"
+            )
     for column in ("dataset_fingerprint", "model", "git_sha"):
         if column not in cur.columns or column not in base.columns:
             continue
-        shared = cur.index.intersection(base.index)
-        changed = sorted({str(v) for v in cur.loc[shared, column].dropna()}) != sorted(
-            {str(v) for v in base.loc[shared, column].dropna()}
-        )
-        if changed and column == "dataset_fingerprint":
+        values = sorted({str(v) for v in cur.loc[shared, column].dropna()})
+        if values == sorted({str(v) for v in base.loc[shared, column].dropna()}):
+            continue
+        if column == "dataset_fingerprint":
             notes.append("the datasets' content differs from the baseline's; deltas mix causes")
-        elif changed:
-            values = sorted({str(v) for v in cur.loc[shared, column].dropna()})
+        else:
             notes.append(f"{column} differs from the baseline: now {', '.join(values)}")
     return notes
 

@@ -84,10 +84,15 @@ def check_verdict(graded: pd.DataFrame) -> str:
     return f"pass: {len(graded)} expected values reproduced"
 
 
-def compare_display(comparison: Comparison, metrics: list[str]) -> pd.DataFrame:
-    """Quality metrics of every cell and every gated figure, failures first, as strings."""
+def compare_display(
+    comparison: Comparison, metrics: list[str], every_figure: bool = False
+) -> pd.DataFrame:
+    """Quality metrics of every cell and every gated figure (or every figure), failures
+    first, as strings."""
     table = comparison.table
-    shown = table[(table["verdict"] != "") | table["figure"].isin(metrics)]
+    shown = (
+        table if every_figure else table[(table["verdict"] != "") | table["figure"].isin(metrics)]
+    )
     shown = shown.sort_values("verdict", key=lambda v: v != "FAIL", kind="stable")
     return pd.DataFrame(
         {
