@@ -66,7 +66,7 @@ def validate(suite: SuiteArg) -> None:
 def run(
     suite: SuiteArg,
     out: Annotated[
-        Path | None, typer.Option(help="Results folder [default: results/<suite name>].")
+        Path | None, typer.Option(help="Results folder (default: results/<suite name>).")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the grid of cells and stop.")
@@ -149,7 +149,7 @@ def components() -> None:
 def results_command(
     folders: Annotated[
         list[Path] | None,
-        typer.Argument(help="Results folders, or folders of them [default: results]."),
+        typer.Argument(help="Results folders, or folders of them (default: results)."),
     ] = None,
     where: Annotated[
         str | None,
@@ -203,7 +203,7 @@ def results_command(
 def leaderboard_command(
     folders: Annotated[
         list[Path] | None,
-        typer.Argument(help="Results folders, or folders of them [default: results]."),
+        typer.Argument(help="Results folders, or folders of them (default: results)."),
     ] = None,
     metric: Annotated[str, typer.Option(help="The metric to rank by.")] = "nDCG@10",
     by: Annotated[
@@ -255,8 +255,8 @@ SuiteOption = Annotated[
     Path | None,
     typer.Option(
         "--suite",
-        help="Read expect: and gates: from this suite file [default: as "
-        "the suite had them when the results were run, from their manifest].",
+        help="Read expect: and gates: from this suite file (default: as the suite had them "
+        "when the results were run, from their manifest).",
     ),
 ]
 MarkdownOption = Annotated[
@@ -307,7 +307,7 @@ def compare(
         list[str] | None,
         typer.Option(
             help="A gate, e.g. 'nDCG@10 drop > 0.005 p < 0.05' or 'latency_p95_ms rise > 20%'; "
-            "repeatable [default: the suite's gates:, else every metric drop > 0.005 p < 0.05]."
+            "repeatable (default: the suite's gates:, else every metric drop > 0.005 p < 0.05)."
         ),
     ] = None,
     suite: SuiteOption = None,
