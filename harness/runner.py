@@ -269,13 +269,12 @@ def _dense_cells(
             fresh = embedder.encode(texts, side, reporter.advance)
         vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
         seconds[side], encoded[side] = watch.seconds, len(texts)
-    dim = vectors["document"].shape[1]
-    vector_bytes = 4 * dim  # float32
     if group.derived is not None:
-        vector_bytes = group.derived.vector_bytes(dim)
         vectors["document"], vectors["query"] = group.derived.transform(
             vectors["document"], vectors["query"]
         )
+    dim = vectors["document"].shape[1]
+    vector_bytes = group.derived.vector_bytes(dim) if group.derived is not None else 4 * dim
     encoding = {
         "model_load_s": load_seconds,  # NaN when every vector came from the cache
         "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it

@@ -91,6 +91,7 @@ embedders:
   - {{name: minilm, kind: sentence-transformers, model: sentence-transformers/all-MiniLM-L6-v2}}
   - {{name: minilm-32, kind: truncate, of: minilm, dim: 32}}
   - {{name: minilm-8, kind: truncate, of: minilm, dim: 8}}
+  - {{name: minilm-bits, kind: quantize, of: minilm, precision: binary}}
 indexes:
   - {{name: exact, kind: faiss-flat}}
   - {{name: hnsw, kind: faiss-hnsw, build: {{M: 4, efConstruction: 8}}, search: {{efSearch: [1, 32]}}}}
@@ -98,7 +99,7 @@ metrics: [nDCG@10, R@10]
 """
 
 
-def test_elastic_dimensions_reuse_one_encode_and_report_ann_recall(
+def test_elastic_and_quantised_variants_reuse_one_encode_and_report_ann_recall(
     write_suite: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "empty-cache"))
@@ -108,11 +109,23 @@ def test_elastic_dimensions_reuse_one_encode_and_report_ann_recall(
     assert result.exit_code == 0, result.output
     runs = pd.read_parquet(out / "runs.parquet")
     by_embedder = runs.groupby("embedder")
-    assert by_embedder["dim"].first().to_dict() == {"minilm": 384, "minilm-32": 32, "minilm-8": 8}
+    assert by_embedder["dim"].first().to_dict() == {
+        "minilm": 384,
+        "minilm-32": 32,
+        "minilm-8": 8,
+        "minilm-bits": 384,
+    }
+    assert by_embedder["vector_bytes"].first().to_dict() == {  # as each embedder stores one
+        "minilm": 1536,
+        "minilm-32": 128,
+        "minilm-8": 32,
+        "minilm-bits": 48,
+    }
     assert by_embedder["texts_encoded"].max().to_dict() == {
         "minilm": 104,
         "minilm-32": 0,
         "minilm-8": 0,
+        "minilm-bits": 0,
     }
     assert (runs["model"] == "sentence-transformers/all-MiniLM-L6-v2").all()
     exact = runs[runs["index"] == "exact"].set_index("embedder")
