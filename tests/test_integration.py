@@ -149,7 +149,7 @@ def test_a_failing_index_fails_only_its_own_cells(
     assert result.exit_code == 1
     runs = pd.read_parquet(out / "runs.parquet")
     failed = runs[runs["status"] == "failed"]
-    assert set(failed["index"]) == {"bad-pq"} and len(failed) == 3  # one per embedder
+    assert set(failed["index"]) == {"bad-pq"} and len(failed) == 4  # one per embedder
     assert failed["error"].str.contains("m=5 does not divide the dimension").all()
     assert (runs.loc[runs["index"] == "hnsw", "status"] == "ok").all()  # the next index still ran
 
