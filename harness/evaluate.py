@@ -68,20 +68,43 @@ def evaluate(qrels: Qrels, run: Run, metrics: Sequence[str]) -> Evaluation:
     return Evaluation(means, per_query)
 
 
-def exact_neighbours(documents: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Positions of each query's k highest inner products: the oracle for ANN recall."""
+TIE_TOLERANCE = 1e-5
+"""Scores this close to the k-th exact score count as ties (float32 sums of unit vectors)."""
+
+
+def exact_neighbours(
+    documents: np.ndarray, queries: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of each query's k highest inner products: the oracle for ANN recall."""
     import faiss
 
     index = faiss.IndexFlatIP(documents.shape[1])
     index.add(np.ascontiguousarray(documents, dtype=np.float32))
-    _, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(documents)))
-    return np.asarray(ids)
+    depth = min(k, len(documents))
+    scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), depth)
+    return np.asarray(scores), np.asarray(ids)
 
 
-def ann_recall(found: np.ndarray, truth: np.ndarray, at: int) -> float:
-    """Mean over queries of |found top-at & exact top-at| / at (ann-benchmarks' recall@k)."""
-    at = min(at, truth.shape[1])
-    if at == 0 or len(truth) == 0:
+def ann_recall(
+    found: np.ndarray,
+    exact_scores: np.ndarray,
+    at: int,
+    documents: np.ndarray,
+    queries: np.ndarray,
+) -> float:
+    """Mean over queries of the share of the top `at` found whose exact score reaches the
+    at-th exact score: ann-benchmarks' recall@k, which counts a tie with the last true
+    neighbour as a hit (it allows 1e-3 in distance; here TIE_TOLERANCE in score)."""
+    at = min(at, exact_scores.shape[1])
+    if at == 0 or len(exact_scores) == 0:
         return float("nan")
-    hits = [len(set(f[:at]) & set(t[:at])) for f, t in zip(found, truth, strict=True)]
-    return float(np.mean(hits)) / at
+    threshold = exact_scores[:, at - 1] - TIE_TOLERANCE
+    chunk = max(1, 2**24 // (at * documents.shape[1]))  # bounds the gathered vectors' memory
+    hits = 0
+    for start in range(0, len(queries), chunk):
+        ids = found[start : start + chunk, :at]
+        valid = ids >= 0
+        gathered = documents[np.where(valid, ids, 0)]
+        scores = np.einsum("qd,qkd->qk", queries[start : start + chunk], gathered)
+        hits += int((valid & (scores >= threshold[start : start + chunk, None])).sum())
+    return hits / (len(queries) * at)

@@ -285,7 +285,7 @@ def _dense_cells(
         "dim": float(vectors["document"].shape[1]),
         "vector_bytes": float(vector_bytes),  # one document vector as the embedder stores it
     }
-    truth = exact_neighbours(vectors["document"], vectors["query"], group.depth)
+    truth_scores, _ = exact_neighbours(vectors["document"], vectors["query"], group.depth)
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
         index_cells = [c for c in cells if c.index == index_name]
         finished: set[Cell] = set()
@@ -293,7 +293,7 @@ def _dense_cells(
             for result in _index_cells(
                 group,
                 group.suite.index(index_name),
-                vectors | {"truth": truth},
+                vectors | {"truth_scores": truth_scores},
                 encoding,
                 index_cells,
                 reporter,
@@ -359,7 +359,9 @@ def _ordered_cells(
             functools.partial(search_rows, settings=search), reporter, f"{label} {cell.search}"
         )
         agreement = {  # neighbours found, against exact search on the same vectors
-            f"ann_recall@{at}": ann_recall(hits[1], vectors["truth"], at)
+            f"ann_recall@{at}": ann_recall(
+                hits[1], vectors["truth_scores"], at, vectors["document"], vectors["query"]
+            )
             for at in dict.fromkeys((10, group.suite.k))
         }
         described = {

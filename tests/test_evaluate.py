@@ -8,7 +8,7 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.evaluate import evaluate, to_run
+from harness.evaluate import ann_recall, evaluate, exact_neighbours, to_run
 
 QRELS = {"q1": {"d1": 2, "d2": 1, "d9": 0}, "q2": {"d3": 1}}
 
@@ -115,3 +115,18 @@ def test_scores_in_unit_range_and_invariant_to_renaming_and_order(seed: int) -> 
     )
     for metric in metrics:
         assert renamed.means[metric] == pytest.approx(base.means[metric])
+
+
+def test_ann_recall_counts_ties_with_the_last_true_neighbour_as_hits() -> None:
+    docs = np.array([[1.0, 0.0], [0.8, 0.6], [0.8, 0.6], [0.0, 1.0]], dtype=np.float32)
+    queries = np.array([[1.0, 0.0]], dtype=np.float32)
+    scores, ids = exact_neighbours(docs, queries, 2)
+    assert ids[0, 0] == 0 and np.allclose(scores[0], [1.0, 0.8])
+
+    def recall(found: list[int]) -> float:
+        return ann_recall(np.array([found]), scores, 2, docs, queries)
+
+    assert recall([0, 1]) == recall([0, 2]) == 1.0  # doc 2 ties doc 1: either is a true neighbour
+    assert recall([0, 3]) == 0.5  # a worse document is a miss
+    assert recall([0, -1]) == 0.5  # so is a missing one
+    assert recall([2, 0]) == 1.0  # order within the top `at` does not matter
