@@ -199,6 +199,24 @@ def results_command(
     _console().print(_table(rows[shown], f"{len(rows)} rows"))
 
 
+ResultsArg = Annotated[Path, typer.Argument(help="A results folder: the --out of harness run.")]
+SuiteOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--suite",
+        help="Read expect: and gates: from this suite file (default: as the suite had them "
+        "when the results were run, from their manifest).",
+    ),
+]
+MarkdownOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also append the report as Markdown to this file, e.g. $GITHUB_STEP_SUMMARY."
+    ),
+]
+JunitOption = Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")]
+
+
 @app.command("leaderboard")
 def leaderboard_command(
     folders: Annotated[
@@ -241,29 +259,14 @@ def leaderboard_command(
     text = fair_markdown(board)
     typer.echo(text)
     if markdown is not None:
-        markdown.write_text(text)
+        with markdown.open("a") as handle:
+            handle.write(text + "\n")
 
 
 def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.concat(list(frames), ignore_index=True)
-
-
-ResultsArg = Annotated[Path, typer.Argument(help="A results folder: the --out of harness run.")]
-SuiteOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--suite",
-        help="Read expect: and gates: from this suite file (default: as the suite had them "
-        "when the results were run, from their manifest).",
-    ),
-]
-MarkdownOption = Annotated[
-    Path | None,
-    typer.Option(help="Also write the report as Markdown, e.g. to $GITHUB_STEP_SUMMARY."),
-]
-JunitOption = Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")]
 
 
 @app.command()
