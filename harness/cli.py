@@ -296,7 +296,7 @@ def check(
     _gate_report(check_display(graded), title, verdict, [], markdown)
     if junit is not None:
         _write_junit(junit, name, check_cases(graded))
-    if verdict.startswith("FAIL"):
+    if (graded["grade"] == "FAIL").any():
         raise typer.Exit(1)
 
 
@@ -350,7 +350,11 @@ def compare(
         loaded = _load(suite)
         gates, name = list(loaded.gates), loaded.name
     elif not gates:  # the gates the suite had when it ran
-        gates = [parse_gate(text) for text in meta.get("gates", [])]
+        try:
+            gates = [parse_gate(text) for text in meta.get("gates", [])]
+        except ValueError as err:
+            typer.echo(f"error: {current}/manifest.json: {err}", err=True)
+            raise typer.Exit(2) from None
     gates = gates or default_gates(metrics)
     try:
         result = compare(
@@ -370,7 +374,7 @@ def compare(
     _gate_report(compare_display(result, metrics, every_figure), title, verdict, notes, markdown)
     if junit is not None:
         _write_junit(junit, name, compare_cases(result))
-    if verdict.startswith("FAIL"):
+    if not result.failures.empty:
         raise typer.Exit(1)
 
 

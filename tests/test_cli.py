@@ -156,3 +156,6 @@ def test_leaderboard_across_folders_ranks_an_incomplete_grid_and_shows_the_gap(
     assert re.search(r"\| bm25-plain \| 0\.\d{4} \| — \|", text)  # never ran tiny: a gap
     assert "mean over shared (quick)" in text
     assert "Bradley-Terry" in text and "a missing cell costs nothing" in text
+    wrong = runner.invoke(app, ["leaderboard", str(tmp_path), "--by", "modle"])
+    assert wrong.exit_code == 2 and "--by modle: no such column" in wrong.output
+    assert "Did you mean 'model'?" in wrong.output

@@ -7,6 +7,7 @@ reference in the tests, never at run time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -160,17 +161,8 @@ def holm(pvalues: npt.ArrayLike) -> FloatArray:
 
     NaN stays NaN and does not count towards the number of tests.
     """
-    values = _pvalues(pvalues)
-    out = np.full(values.shape, np.nan)
-    flat, result = values.ravel(), out.reshape(-1)
-    present = np.flatnonzero(~np.isnan(flat))
-    m = present.size
-    if m == 0:
-        return out
-    order = present[np.argsort(flat[present], kind="stable")]
-    scaled = flat[order] * np.arange(m, 0, -1, dtype=np.float64)
-    result[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    return out
+    # the i-th smallest of m is scaled by m - i, then made non-decreasing from the smallest up
+    return _adjusted(pvalues, lambda m: np.arange(m, 0, -1.0), lambda p: np.maximum.accumulate(p))
 
 
 def benjamini_hochberg(pvalues: npt.ArrayLike) -> FloatArray:
@@ -178,16 +170,29 @@ def benjamini_hochberg(pvalues: npt.ArrayLike) -> FloatArray:
 
     NaN stays NaN and does not count towards the number of tests.
     """
+    # the i-th smallest of m is scaled by m / i, then made non-decreasing from the largest down
+    return _adjusted(
+        pvalues,
+        lambda m: m / np.arange(1, m + 1, dtype=np.float64),
+        lambda p: np.minimum.accumulate(p[::-1])[::-1],
+    )
+
+
+def _adjusted(
+    pvalues: npt.ArrayLike,
+    factors: Callable[[int], FloatArray],
+    monotone: Callable[[FloatArray], FloatArray],
+) -> FloatArray:
+    """Scale the sorted present p-values by `factors(m)`, make them `monotone`, clip to 1 and
+    put them back in input order; NaN stays NaN."""
     values = _pvalues(pvalues)
     out = np.full(values.shape, np.nan)
     flat, result = values.ravel(), out.reshape(-1)
     present = np.flatnonzero(~np.isnan(flat))
-    m = present.size
-    if m == 0:
+    if present.size == 0:
         return out
     order = present[np.argsort(flat[present], kind="stable")]
-    scaled = flat[order] * (m / np.arange(1, m + 1, dtype=np.float64))
-    result[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    result[order] = np.minimum(monotone(flat[order] * factors(present.size)), 1.0)
     return out
 
 

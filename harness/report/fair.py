@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.registry import did_you_mean
 from harness.report.leaderboard import format_value, search_label
 
 FloatArray = npt.NDArray[np.float64]
@@ -317,7 +318,11 @@ def _cells(
     rows: pd.DataFrame, metric: str, system_col: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     if metric not in rows:
-        raise HarnessError(f"no column {metric!r} in the results; give a metric the suite measured")
+        hint = did_you_mean(metric, [str(c) for c in rows.columns])
+        raise HarnessError(
+            f"--metric {metric}: no such column in the results.{hint} Give a metric the "
+            "suites measured, e.g. nDCG@10"
+        )
     frame = rows.drop_duplicates("cell_id", keep="last") if "cell_id" in rows else rows
     frame = pd.DataFrame(
         {
@@ -347,7 +352,10 @@ def _systems(rows: pd.DataFrame, system_col: str | None) -> pd.Series:
     if system_col is None:
         return system_labels(rows)
     if system_col not in rows:
-        raise HarnessError(f"no column {system_col!r} in the results to name systems by")
+        hint = did_you_mean(system_col, [str(c) for c in rows.columns])
+        raise HarnessError(
+            f"--by {system_col}: no such column in the results.{hint} e.g. model, embedder"
+        )
     return rows[system_col].astype(str)
 
 
