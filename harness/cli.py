@@ -5,6 +5,7 @@ Imports stay inside commands so `harness --help` answers without loading torch o
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import sys
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from harness.results import Views
     from harness.runner import CellResult
     from harness.spec import Cell, Suite
 
@@ -41,6 +43,11 @@ def _console() -> Console:
     return console
 
 
+def _print_warnings(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
 def _load(path: Path) -> Suite:
     from harness.errors import HarnessError
     from harness.spec import load_suite
@@ -56,6 +63,7 @@ def _load(path: Path) -> Suite:
 def validate(suite: SuiteArg) -> None:
     """Check a suite (keys, types, component names, files, models) without running it."""
     loaded = _load(suite)
+    _print_warnings(loaded.warnings)
     cells = loaded.cells()
     typer.echo(
         f"{suite}: ok: {len(cells)} cells, k={loaded.k}, metrics {', '.join(loaded.metrics)}"
@@ -78,10 +86,23 @@ def run(
         bool,
         typer.Option("--force", help="Recompute cells that already have a result in --out."),
     ] = False,
+    repeat: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Run every timed measurement (builds, query side, searches) this many times "
+            "(default: the suite's timing: rounds, else 1).",
+        ),
+    ] = None,
 ) -> None:
-    """Run every cell of a suite; write runs, per-query values, leaderboard, plot and manifest."""
+    """Run every cell of a suite; write runs, per-query values, timed calls, leaderboard,
+    plots and manifest."""
     loaded = _load(suite)
     console = _console()
+    _print_warnings(loaded.warnings)
+    if repeat is not None:
+        timing = loaded.timing.model_copy(update={"rounds": repeat})
+        loaded = dataclasses.replace(loaded, timing=timing)
     if dry_run:
         _print_grid(console, loaded)
         return
@@ -91,6 +112,8 @@ def run(
     from harness.cache import EmbeddingCache
     from harness.errors import HarnessError
     from harness.gate.check import expected_values
+    from harness.machine import load_average
+    from harness.report.conditions import machine_warnings
     from harness.runner import run_suite
 
     folder = out or Path("results") / loaded.name
@@ -100,6 +123,8 @@ def run(
         "suite_file": str(suite),
         "gates": [gate.text for gate in loaded.gates],  # so check and compare need no suite
         "expectations": expected_values(loaded),
+        "timing": loaded.timing.model_dump(),
+        "suite_warnings": list(loaded.warnings),
     }
     store = results.ResultsStore(folder)
     cell_ids: list[str] = []  # this suite's cells, computed now or found from an earlier run
@@ -116,11 +141,16 @@ def run(
             ) as reporter:
                 run_suite(loaded, reporter, None if no_cache else EmbeddingCache(), skip)
             meta["threads"] = manifest.thread_counts()  # read now: the run imported the libraries
+            meta["load_end"] = load_average()
+            latest = store.latest(cell_ids)
+            measured = latest[latest["run_id"] == meta["run_id"]]
+            meta["warnings"] = machine_warnings(measured, int(meta["cpus_usable"]))
             store.write_manifest(meta)
             runs = store.write_views(cell_ids, meta)
     except HarnessError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+    _print_warnings(meta["warnings"])
     _write_reports(console, folder, runs, loaded.metrics)
     failed = runs[runs["status"] == "failed"]
     for _, row in failed.iterrows():
@@ -281,7 +311,8 @@ def check(
     from harness.gate.check import expected_values, grade
     from harness.gate.output import check_cases, check_display, check_verdict
 
-    rows, _, meta = _views(results_dir)
+    views = _views(results_dir)
+    rows, meta = views.rows, views.manifest
     name, expected = str(meta.get("suite", results_dir.name)), meta.get("expectations", [])
     if suite is not None:
         loaded = _load(suite)
@@ -337,9 +368,9 @@ def compare(
     if correction not in ("holm", "bh", "none"):
         typer.echo(f"error: --correction {correction}: use holm, bh or none", err=True)
         raise typer.Exit(2)
-    rows, per_query, meta = _views(current)
-    base_rows, base_per_query, _ = _views(baseline)
-    metrics = [m for m in metric_columns(rows) if m in metric_columns(base_rows)]
+    now, then = _views(current), _views(baseline)
+    rows, meta = now.rows, now.manifest
+    metrics = [m for m in metric_columns(rows) if m in metric_columns(then.rows)]
     try:
         gates = [parse_gate(g) for g in gate or []]
     except ValueError as err:
@@ -358,8 +389,8 @@ def compare(
     gates = gates or default_gates(metrics)
     try:
         result = compare(
-            Runs(rows, per_query),
-            Runs(base_rows, base_per_query),
+            Runs(now.rows, now.per_query, now.timings),
+            Runs(then.rows, then.per_query, then.timings),
             metrics,
             gates,
             correction=correction,  # type: ignore[arg-type]
@@ -378,7 +409,7 @@ def compare(
         raise typer.Exit(1)
 
 
-def _views(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def _views(folder: Path) -> Views:
     from harness.errors import HarnessError
     from harness.results import read_views
 

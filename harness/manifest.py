@@ -52,6 +52,8 @@ def git_sha() -> str:
 
 
 def collect() -> dict[str, Any]:
+    from harness.machine import governors, load_average
+
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "harness_version": harness_version(),
@@ -60,10 +62,23 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "governor": governors(),
+        "load_start": load_average(),
         "threads": thread_counts(),
         "packages": {name: v for name in PACKAGES if (v := _version(name))},
-        "env": {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "OMP_NUM_THREADS") if k in os.environ},
+        "env": {k: os.environ[k] for k in _ENV if k in os.environ},
     }
+
+
+_ENV = (
+    "HF_HUB_OFFLINE",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "LANCE_CPU_THREADS",
+)
 
 
 def _version(distribution: str) -> str | None:
@@ -84,12 +99,18 @@ def _cpu_model() -> str:
 
 
 def thread_counts() -> dict[str, int]:
-    """Threads the numeric libraries will use, for those already imported."""
+    """Threads the numeric libraries use by default (outside a cell's search, which runs on
+    its own `threads`), for those already imported; OpenMP and BLAS pools by library file."""
     import sys
+
+    from threadpoolctl import threadpool_info
 
     threads: dict[str, int] = {}
     if "torch" in sys.modules:
         threads["torch"] = int(sys.modules["torch"].get_num_threads())
     if "faiss" in sys.modules:
         threads["faiss_omp"] = int(sys.modules["faiss"].omp_get_max_threads())
+    for pool in threadpool_info():
+        name = f"{pool['internal_api']}:{Path(pool['filepath']).name}"
+        threads[name] = int(pool["num_threads"])
     return threads

@@ -1,18 +1,62 @@
-"""Stopwatch, latency percentiles and peak-memory accounting."""
+"""How harness times and weighs: the stopwatch, the timing protocol, thread limits and memory.
+
+The protocol, for each stage of the query path (search, query side) of each cell:
+
+1. warm-up: batch-1 calls cycling the queries for `warmup_s`, then one batched call, untimed;
+2. batch-1 latency: calls cycling the queries until `latency_samples` calls and one call per
+   query are timed, or `budget_s` has passed (p50/p95/p99 then rest on fewer calls, and the
+   count says so);
+3. batched: calls over every query until `batch_repeats` are timed and together they took at
+   least `batch_min_s` (within `budget_s`, and at most MAX_BATCHES calls).
+
+`rounds` (`harness run --repeat N`) repeats all three N times. Every timed call is kept.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import os
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar, cast
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.spread import Series
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
+T = TypeVar("T")
+MAX_BATCHES = 200
+"""Batched calls per round at most: a batch of a few tiny queries would otherwise repeat
+thousands of times to fill `batch_min_s`."""
+
+
+class TimingSettings(BaseModel):
+    """The suite's `timing:` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    warmup_s: float = Field(0.2, ge=0)
+    """Untimed batch-1 calls before each stage is timed (then one untimed batched call)."""
+    latency_samples: int = Field(1000, ge=1)
+    """Timed batch-1 calls, cycling the queries (and at least one per query)."""
+    batch_repeats: int = Field(5, ge=1)
+    """Timed batched calls over every query, at least."""
+    batch_min_s: float = Field(0.2, ge=0)
+    """Keep timing batched calls until together they took this long."""
+    budget_s: float = Field(30.0, gt=0)
+    """Stop sampling a stage after this long, with at least one call timed."""
+    rounds: int = Field(1, ge=1)
+    """Repeat every timed measurement this many times (`harness run --repeat N`)."""
 
 
 @dataclass
@@ -30,6 +74,104 @@ def timed() -> Iterator[Stopwatch]:
         watch.seconds = time.perf_counter() - start
 
 
+@dataclass(frozen=True)
+class StageTimes:
+    """One stage's timed calls: batch-1 (queries are positions) and batched."""
+
+    single: Series
+    batch: Series
+
+
+def time_stage(
+    call: Callable[[np.ndarray], T], n_queries: int, settings: TimingSettings
+) -> tuple[StageTimes, T]:
+    """Time `call(query positions)` by the protocol, one query at a time and all at once;
+    returns the timed calls and the last batched call's result."""
+    every = np.arange(n_queries)
+    each = [every[i : i + 1] for i in range(n_queries)]  # made once: no allocation when timed
+
+    def one(position: int) -> object:
+        return call(each[position])
+
+    def batch() -> T:
+        return call(every)
+
+    singles: list[float] = []
+    asked: list[int] = []
+    single_rounds: list[int] = []
+    batches: list[float] = []
+    batch_rounds: list[int] = []
+    result: T | None = None
+    for round_ in range(settings.rounds):
+        _warm_up(one, n_queries, settings.warmup_s)
+        result = batch()
+        deadline = time.perf_counter() + settings.budget_s
+        for i in range(max(settings.latency_samples, n_queries)):
+            if i and time.perf_counter() > deadline:
+                break
+            position = i % n_queries
+            start = time.perf_counter()
+            one(position)
+            singles.append(time.perf_counter() - start)
+            asked.append(position)
+            single_rounds.append(round_)
+        spent: list[float] = []
+        deadline = time.perf_counter() + settings.budget_s
+        while len(spent) < settings.batch_repeats or (
+            sum(spent) < settings.batch_min_s and len(spent) < MAX_BATCHES
+        ):
+            if spent and time.perf_counter() > deadline:
+                break
+            start = time.perf_counter()
+            result = batch()
+            spent.append(time.perf_counter() - start)
+        batches += spent
+        batch_rounds += [round_] * len(spent)
+    times = StageTimes(Series.of(singles, single_rounds, asked), Series.of(batches, batch_rounds))
+    return times, cast(T, result)  # settings.rounds >= 1: batch() ran
+
+
+def _warm_up(one: Callable[[int], object], n_queries: int, seconds: float) -> None:
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while True:
+        one(i % n_queries)
+        i += 1
+        if time.perf_counter() >= deadline:
+            return
+
+
+@contextmanager
+def thread_limit(threads: int) -> Iterator[int]:
+    """Run the block on `threads` CPUs: every thread of the process is pinned to the last
+    `threads` CPUs it may use, and the OpenMP and BLAS pools that faiss, numpy and torch run
+    on are limited to as many threads. Yields the number of CPUs pinned to."""
+    from threadpoolctl import threadpool_limits
+
+    allowed = os.sched_getaffinity(0)
+    pinned = set(sorted(allowed)[-threads:])
+    _pin(pinned)
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield len(pinned)
+    finally:
+        _pin(allowed)
+        if torch is not None and torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+
+
+def _pin(cpus: set[int]) -> None:
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except (OSError, ValueError):  # a thread that just ended
+            continue
+
+
 def reset_peak_rss() -> bool:
     """Reset the process's resident-set high-water mark (Linux); False where unsupported."""
     try:
@@ -41,58 +183,77 @@ def reset_peak_rss() -> bool:
 
 def peak_rss_bytes() -> int:
     """Peak resident memory since the last reset (Linux VmHWM), else since process start."""
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    value = _status("VmHWM:")
+    if value is not None:
+        return value
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-BATCH_BUDGET_S = 0.5
-MAX_BATCH_REPEATS = 20
+def rss_bytes() -> int:
+    """Resident memory now (Linux VmRSS); the peak where that cannot be read."""
+    value = _status("VmRSS:")
+    return value if value is not None else peak_rss_bytes()
 
 
-@dataclass
-class SearchTiming:
-    latency_p50_ms: float
-    latency_p95_ms: float
-    latency_p99_ms: float
-    qps: float
-    batch_seconds: float
-    single_seconds: list[float] = field(repr=False, default_factory=list)
+def _status(field: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
-def time_search(
-    search: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], n_queries: int
-) -> tuple[SearchTiming, tuple[np.ndarray, np.ndarray]]:
-    """Time `search(query positions)`: one query at a time for latency percentiles, all at
-    once for QPS. A batch of a few hundred queries can take milliseconds, so the batched call
-    repeats until BATCH_BUDGET_S has passed (at most MAX_BATCH_REPEATS times) and QPS comes
-    from the median repeat. Returns the timing and the batched call's (scores, ids).
-    """
-    singles = []
-    for i in range(n_queries):
-        start = time.perf_counter()
-        search(np.array([i]))
-        singles.append(time.perf_counter() - start)
-    repeats: list[float] = []
-    while not repeats or (sum(repeats) < BATCH_BUDGET_S and len(repeats) < MAX_BATCH_REPEATS):
-        start = time.perf_counter()
-        batched = search(np.arange(n_queries))
-        repeats.append(time.perf_counter() - start)
-    batch_seconds = float(np.median(repeats))
-    ms = np.array(singles) * 1000 if singles else np.zeros(1)
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return (
-        SearchTiming(
-            latency_p50_ms=float(p50),
-            latency_p95_ms=float(p95),
-            latency_p99_ms=float(p99),
-            qps=n_queries / batch_seconds if batch_seconds > 0 else float("inf"),
-            batch_seconds=batch_seconds,
-            single_seconds=singles,
-        ),
-        batched,
-    )
+class MemoryWatch:
+    """Peak resident memory of a group of cells (model, vectors and every index built), and
+    each index's own share: its RSS growth over the memory in use just before it was built, at
+    its peak while building and while answering searches. What happens between (evaluation,
+    statistics) counts towards the group's peak only."""
+
+    def __init__(self) -> None:
+        reset_peak_rss()
+        self._group_peak = 0
+        self._before_index = self._index_peak = rss_bytes()
+
+    def start_index(self) -> None:
+        """Mark the memory in use before an index is built (freed memory handed back first)."""
+        self._between()
+        self._before_index = self._index_peak = rss_bytes()
+
+    def after_build(self) -> None:
+        self._index_peak = max(self._index_peak, self._fold())
+
+    def before_search(self) -> None:
+        self._between()
+
+    def after_search(self) -> None:
+        self._index_peak = max(self._index_peak, self._fold())
+
+    def index_bytes(self) -> int:
+        """The index's RSS growth at its peak, building or searching."""
+        return max(0, self._index_peak - self._before_index)
+
+    def group_peak_bytes(self) -> int:
+        self._fold()
+        return self._group_peak
+
+    def _fold(self) -> int:
+        """The peak since the last reset, folded into the group's."""
+        peak = peak_rss_bytes()
+        self._group_peak = max(self._group_peak, peak)
+        return peak
+
+    def _between(self) -> None:
+        """Fold the peak so far into the group's, hand freed memory back, reset the peak."""
+        self._fold()
+        _release_freed_memory()
+        reset_peak_rss()
+
+
+def _release_freed_memory() -> None:
+    """Collect garbage and return freed heap pages to the OS (glibc), so memory an earlier index
+    freed is not counted as free room for the next one."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -2,9 +2,11 @@
 
     <folder>/rows/<run_id>/<cell_id>.parquet            one row: the cell's metrics and costs
     <folder>/rows/<run_id>/<cell_id>.per_query.parquet  every metric for every judged query
+    <folder>/rows/<run_id>/<cell_id>.timings.parquet    every timed call (harness.spread series)
     <folder>/trec/<run_id>/<cell_id>.trec               the ranking, as a standard TREC run file
     <folder>/manifests/<run_id>.json                    packages, machine, threads, fingerprints
-    <folder>/runs.parquet, per_query.parquet, manifest.json   the last run's suite, as tables
+    <folder>/runs.parquet, per_query.parquet, timings.parquet, manifest.json
+                                                        the last run's suite, as tables
     <folder>/.lock                                      held by the run writing here
 
 A cell's row file is written last, atomically, so its presence means the cell finished: a run
@@ -16,25 +18,45 @@ harness version and schema version; rows of older schemas are upgraded as they a
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from harness import timing_table
 from harness.errors import HarnessError
 from harness.evaluate import AVERAGING
+from harness.figures import FIGURES, spread_columns
 from harness.runner import CellResult
 from harness.spec import Suite
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""2: the store (cell ids, metric list). 3: timed calls kept; figures with intervals; end-to-end
+and query-side latency; threads, machine load and index memory per cell."""
 RUNS_FILE = "runs.parquet"
 PER_QUERY_FILE = "per_query.parquet"
+TIMINGS_FILE = "timings.parquet"
 MANIFEST_FILE = "manifest.json"
+PER_QUERY_COLUMNS = ["run_id", "cell_id", "cell", "query_id", "measure", "value"]
+
+
+@dataclass(frozen=True)
+class Views:
+    """A results folder's last run of its suite, as tables."""
+
+    rows: pd.DataFrame
+    per_query: pd.DataFrame
+    timings: pd.DataFrame
+    """Every timed call (harness.timing_table); empty for results of schema 2 and older."""
+    manifest: dict[str, Any]
 
 
 def cell_row(suite: Suite, result: CellResult, meta: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +79,7 @@ def cell_row(suite: Suite, result: CellResult, meta: dict[str, Any]) -> dict[str
         "embedder_kind": embedder_spec.kind,
         "model": described.pop("model", getattr(embedder_spec.params, "model", embedder_spec.kind)),
         "model_source": described.pop("model_source", ""),
+        "query_encoder": described.pop("query_encoder", None),
         "embedder_params": json.dumps(described, sort_keys=True, default=str),
         "index": cell.index or "",
         "search_params": cell.search,
@@ -76,7 +99,7 @@ def per_query_frame(result: CellResult, run_id: str) -> pd.DataFrame:
         for metric, values in result.per_query.items()
         for query_id, value in values.items()
     ]
-    return pd.DataFrame(rows, columns=["run_id", "cell_id", "cell", "query_id", "measure", "value"])
+    return pd.DataFrame(rows, columns=PER_QUERY_COLUMNS)
 
 
 def trec_lines(result: CellResult) -> Iterator[str]:
@@ -120,16 +143,20 @@ class ResultsStore:
         return set(rows.loc[rows["status"] == "ok", "cell_id"]) if len(rows) else set()
 
     def add(self, suite: Suite, result: CellResult, meta: dict[str, Any]) -> None:
-        run_id = meta["run_id"]
+        run_id, key = meta["run_id"], result.cell.key
         stem = f"{run_id}/{result.cell_id}"
         if result.status == "ok":
             trec = "".join(trec_lines(result))
             write_atomic(self.folder / "trec" / f"{stem}.trec", lambda p: _write_text(p, trec))
-            per_query = per_query_frame(result, run_id)
-            write_atomic(
-                self.folder / "rows" / f"{stem}.per_query.parquet",
-                lambda p: per_query.to_parquet(p, index=False),
-            )
+            tables = {
+                "per_query": per_query_frame(result, run_id),
+                "timings": timing_table.to_table(result.timings, run_id, result.cell_id, key),
+            }
+            for suffix, table in tables.items():
+                write_atomic(
+                    self.folder / "rows" / f"{stem}.{suffix}.parquet",
+                    functools.partial(_write_parquet, table),
+                )
         row = pd.DataFrame([cell_row(suite, result, meta)])
         write_atomic(
             self.folder / "rows" / f"{stem}.parquet", lambda p: row.to_parquet(p, index=False)
@@ -141,13 +168,17 @@ class ResultsStore:
             self.folder / "manifests" / f"{meta['run_id']}.json", lambda p: _write_text(p, text)
         )
 
-    def rows(self) -> pd.DataFrame:
-        """Every row of every run, upgraded to the current schema, oldest first."""
-        files = sorted(
+    def row_files(self) -> list[Path]:
+        """One file per finished cell of every run (not its per-query or timing tables)."""
+        return sorted(
             f
             for f in (self.folder / "rows").glob("*/*.parquet")
-            if not f.name.endswith(".per_query.parquet")
+            if not f.name.endswith((".per_query.parquet", ".timings.parquet"))
         )
+
+    def rows(self) -> pd.DataFrame:
+        """Every row of every run, upgraded to the current schema, oldest first."""
+        files = self.row_files()
         frames = [pd.read_parquet(f) for f in files]
         if not files and (self.folder / RUNS_FILE).is_file():  # a folder written before the store
             frames = [pd.read_parquet(self.folder / RUNS_FILE)]
@@ -157,12 +188,17 @@ class ResultsStore:
         return rows.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
     def per_query(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return self._cell_tables(rows, "per_query", PER_QUERY_COLUMNS)
+
+    def timings(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return self._cell_tables(rows, "timings", timing_table.COLUMNS)
+
+    def _cell_tables(self, rows: pd.DataFrame, suffix: str, columns: list[str]) -> pd.DataFrame:
         frames = [
             pd.read_parquet(path)
             for run_id, cell_id in zip(rows["run_id"], rows["cell_id"], strict=True)
-            if (path := self.folder / "rows" / run_id / f"{cell_id}.per_query.parquet").is_file()
+            if (path := self.folder / "rows" / run_id / f"{cell_id}.{suffix}.parquet").is_file()
         ]
-        columns = ["run_id", "cell_id", "cell", "query_id", "measure", "value"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     def latest(self, cell_ids: Iterable[str]) -> pd.DataFrame:
@@ -173,12 +209,14 @@ class ResultsStore:
         return newest.loc[[c for c in wanted if c in newest.index]].reset_index()
 
     def write_views(self, cell_ids: Iterable[str], meta: dict[str, Any]) -> pd.DataFrame:
-        """runs.parquet, per_query.parquet and manifest.json for one suite's cells."""
+        """runs.parquet, per_query.parquet, timings.parquet and manifest.json for one suite's
+        cells."""
         runs = self.latest(cell_ids)
         ok = runs[runs["status"] == "ok"]
-        per_query = self.per_query(ok)
+        per_query, timings = self.per_query(ok), self.timings(ok)
         write_atomic(self.folder / RUNS_FILE, lambda p: runs.to_parquet(p, index=False))
         write_atomic(self.folder / PER_QUERY_FILE, lambda p: per_query.to_parquet(p, index=False))
+        write_atomic(self.folder / TIMINGS_FILE, lambda p: timings.to_parquet(p, index=False))
         fingerprints = ok.drop_duplicates("dataset").set_index("dataset")
         datasets = fingerprints[["dataset_fingerprint", "corpus_fingerprint"]].to_dict("index")
         text = json.dumps(meta | {"datasets": datasets}, indent=2, default=str) + "\n"
@@ -186,8 +224,8 @@ class ResultsStore:
         return runs
 
 
-def read_views(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """A results folder's last run of its suite: rows, per-query values and manifest."""
+def read_views(folder: Path) -> Views:
+    """A results folder's last run of its suite: rows, per-query values, timed calls, manifest."""
     runs_file = folder / RUNS_FILE
     if not runs_file.is_file():
         raise HarnessError(
@@ -195,16 +233,18 @@ def read_views(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]
             "(or a baseline copied from one)"
         )
     rows = upgrade(pd.read_parquet(runs_file))
-    per_query_file = folder / PER_QUERY_FILE
-    columns = ["run_id", "cell_id", "cell", "query_id", "measure", "value"]
-    per_query = (
-        pd.read_parquet(per_query_file)
-        if per_query_file.is_file()
-        else pd.DataFrame(columns=columns)
-    )
     manifest_file = folder / MANIFEST_FILE
     meta = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-    return rows, per_query, meta
+    return Views(
+        rows,
+        _table(folder / PER_QUERY_FILE, PER_QUERY_COLUMNS),
+        _table(folder / TIMINGS_FILE, timing_table.COLUMNS),
+        meta,
+    )
+
+
+def _table(path: Path, columns: list[str]) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=columns)
 
 
 def stores_under(paths: Iterable[Path]) -> list[Path]:
@@ -268,11 +308,30 @@ def upgrade(rows: pd.DataFrame) -> pd.DataFrame:
         metrics = [c for c in rows.columns if c not in fixed and ("@" in c or c in ("AP", "RR"))]
         rows["metrics"] = json.dumps(metrics)
         rows["schema_version"] = version = 2
+    if version == 2:
+        # schema 3 added figures (with intervals), threads, machine load and index memory:
+        # missing in older rows, never zero
+        rows["schema_version"] = version = 3
     if version != SCHEMA_VERSION:
         raise HarnessError(
             f"results of schema {version} are newer than this harness reads ({SCHEMA_VERSION}); "
             "upgrade harness"
         )
+    return _with_every_figure(rows)
+
+
+def _with_every_figure(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a column for every figure of the current schema, NaN where they lack one."""
+    columns = [
+        column
+        for name, figure in FIGURES.items()
+        for column in (name, *(spread_columns(name) if figure.spread else ()))
+    ]
+    missing = [c for c in columns if c not in rows.columns]
+    if missing:
+        rows = pd.concat([rows, pd.DataFrame(np.nan, index=rows.index, columns=missing)], axis=1)
+    if "query_encoder" not in rows.columns:
+        rows["query_encoder"] = None
     return rows
 
 
@@ -287,6 +346,10 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    table.to_parquet(path, index=False)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -1,8 +1,14 @@
 """Orchestration only: a Suite's cells -> CellResults. Prints nothing; reports through a Reporter.
 
-Work is shared where the grid allows: a dataset loads once, an embedder encodes each dataset
-once for all its indexes, an index builds once for all its search settings. A failing cell is
-recorded with its error and the run goes on, so nothing already computed is lost.
+Work is shared where the grid allows: a dataset loads once, a model loads once per run, an
+embedder encodes each dataset once for all its indexes, the query side is timed once per
+dataset, model and thread count, and an index builds once for all its search settings. A
+failing cell is recorded with its error and the run goes on, so nothing computed is lost.
+
+Every search is timed by the protocol of harness.measure on the cell's thread count, with
+the machine's load, the CPU other processes took and a speed probe recorded around it. Each
+timed figure is stored with its bootstrap interval (harness.spread), and every timed call is
+kept with the cell.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -22,8 +28,10 @@ from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError
 from harness.evaluate import Run, ann_recall, evaluate, exact_neighbours, to_run
 from harness.indexes import INDEXES
-from harness.measure import SearchTiming, peak_rss_bytes, reset_peak_rss, time_search, timed
+from harness.machine import SpeedProbe, cpu_snapshot, load_average, others_cpu
+from harness.measure import MemoryWatch, StageTimes, thread_limit, time_stage, timed
 from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
+from harness.spread import Series, summarize
 
 Hits = tuple[np.ndarray, np.ndarray]
 
@@ -68,6 +76,8 @@ class CellResult:
     cost: dict[str, float] = field(default_factory=dict)
     run: Run = field(default_factory=dict)
     """The ranking: query id -> document id -> score, best first."""
+    timings: dict[str, Series] = field(default_factory=dict)
+    """Every timed call, by series (harness.spread); batch-1 calls name their query ids."""
 
 
 def run_suite(
@@ -77,7 +87,7 @@ def run_suite(
     skip: Collection[str] = frozenset(),
 ) -> list[CellResult]:
     """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
-    reporter = reporter or SilentReporter()
+    shared = _Shared(suite, reporter or SilentReporter(), cache)
     results: list[CellResult] = []
     cells = suite.cells()
     for dataset_spec in suite.datasets:
@@ -92,25 +102,24 @@ def run_suite(
             finished: set[Cell] = set()
             try:
                 if dataset is None:
-                    dataset = _load(dataset_spec, reporter)
+                    dataset = _load(dataset_spec, shared.reporter)
                 ids = {c: suite.cell_id(c, dataset.fingerprint) for c in group}
                 for cell in [c for c in group if ids[c] in skip]:
                     finished.add(cell)
-                    reporter.cell_skipped(cell, ids[cell])
+                    shared.reporter.cell_skipped(cell, ids[cell])
                 todo = [c for c in group if c not in finished]
                 if todo:  # nothing to compute: no model loaded, nothing encoded
-                    for result in _run_group(
-                        suite, dataset, dataset_spec, embedder_spec, todo, ids, reporter, cache
-                    ):
-                        finished.add(result.cell)
-                        results.append(result)
-                        reporter.cell_done(result)
+                    computed = _run_group(shared, dataset, dataset_spec, embedder_spec, todo, ids)
+                for result in computed:
+                    finished.add(result.cell)
+                    results.append(result)
+                    shared.reporter.cell_done(result)
             except Exception as err:  # recorded on each unfinished cell; the grid goes on
                 for cell in group:
                     if cell not in finished:
                         failed = CellResult(cell, ids[cell], "failed", error=_failure(err))
                         results.append(failed)
-                        reporter.cell_done(failed)
+                        shared.reporter.cell_done(failed)
     return results
 
 
@@ -121,22 +130,78 @@ def _load(spec: DatasetSpec, reporter: Reporter) -> Dataset:
     return dataset
 
 
+class _Shared:
+    """What the whole run shares: one instance (and one model load) per embedder, the speed
+    probe, and the query side's timings by dataset, model and thread count."""
+
+    def __init__(self, suite: Suite, reporter: Reporter, cache: EmbeddingCache | None) -> None:
+        self.suite, self.reporter, self.cache = suite, reporter, cache
+        self.probe = SpeedProbe()
+        self._embedders: dict[str, Any] = {}
+        self._load_seconds: dict[str, float] = {}
+        self._query_side: dict[tuple[str, str, int], dict[str, Series]] = {}
+
+    def embedder(self, spec: EmbedderSpec) -> Any:
+        if spec.name not in self._embedders:
+            self._embedders[spec.name] = EMBEDDERS.get(spec.kind)(spec.params)
+        return self._embedders[spec.name]
+
+    def loaded(self, spec: EmbedderSpec) -> Any:
+        """The dense embedder with its model loaded (once per run, timed)."""
+        embedder = self.embedder(spec)
+        if spec.name not in self._load_seconds:
+            with timed() as load:
+                embedder.load()
+            self._load_seconds[spec.name] = load.seconds
+        return embedder
+
+    def load_seconds(self, spec: EmbedderSpec) -> float:
+        return self._load_seconds.get(spec.name, math.nan)
+
+    def dense_query_side(
+        self, dataset: Dataset, spec: EmbedderSpec, threads: int
+    ) -> dict[str, Series]:
+        """Batch-1 and batched encoding of the queries, timed once per thread count."""
+        key = (dataset.fingerprint, spec.name, threads)
+        if key not in self._query_side:
+            embedder = self.loaded(spec)
+            texts = dataset.query_texts
+            self.reporter.task(f"{dataset.name} · {spec.name}: timing query encoding", 1)
+            encode = functools.partial(_encode_queries, embedder, texts)
+            with thread_limit(threads):
+                times, _ = time_stage(encode, len(texts), self.suite.timing)
+            self.reporter.advance(1)
+            self._query_side[key] = _named(times, "query", dataset.query_ids)
+        return self._query_side[key]
+
+
+def _encode_queries(embedder: Any, texts: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    encoded: np.ndarray = embedder.encode([texts[i] for i in rows], "query", None)
+    return encoded
+
+
+def _named(times: StageTimes, stage: str, query_ids: Sequence[str]) -> dict[str, Series]:
+    """A stage's calls as series, batch-1 calls naming their query ids rather than positions."""
+    ids = np.asarray(query_ids, dtype=object)
+    single = times.single
+    positions = np.asarray(single.queries, dtype=np.int64)
+    return {
+        f"{stage}.single": Series.of(single.seconds, single.rounds, ids[positions]),
+        f"{stage}.batch": times.batch,
+    }
+
+
 class _Group:
-    """What the cells of one dataset x embedder share, and how a cell's result is assembled."""
+    """What the cells of one dataset x embedder share, and how a cell is timed and assembled."""
 
     def __init__(
-        self,
-        suite: Suite,
-        dataset: Dataset,
-        spec: DatasetSpec,
-        embedder: Any,
-        ids: dict[Cell, str],
-        derived: Any = None,
+        self, shared: _Shared, dataset: Dataset, spec: DatasetSpec, ids: dict[Cell, str]
     ) -> None:
-        self.suite, self.dataset, self.spec, self.embedder = suite, dataset, spec, embedder
-        self.ids, self.derived = ids, derived
+        self.shared, self.suite, self.dataset = shared, shared.suite, dataset
+        self.spec, self.ids = spec, ids
+        self.memory = MemoryWatch()
         # BEIR retrieves one extra hit when it will drop the query's own id
-        self.depth = suite.k + 1 if spec.ignore_identical_ids else suite.k
+        self.depth = self.suite.k + 1 if spec.ignore_identical_ids else self.suite.k
         self.described = {
             "dataset_fingerprint": dataset.fingerprint,
             "corpus_fingerprint": dataset.corpus_fingerprint,
@@ -146,25 +211,50 @@ class _Group:
             "ignore_identical_ids": spec.ignore_identical_ids,
         }
 
-    def describe_embedder(self) -> dict[str, Any]:
-        described: dict[str, Any] = self.embedder.describe()
-        if self.derived is not None:
-            described |= {f"derived_{k}": v for k, v in self.derived.params.model_dump().items()}
-        return described
+    def build(self, make: Callable[[], Any], label: str) -> tuple[Any, Series]:
+        """Build with `make` once per round (the last build is kept), timing each build."""
+        self.shared.reporter.task(f"{label}: building", self.suite.timing.rounds)
+        self.memory.start_index()
+        built, seconds = None, []
+        for _ in range(self.suite.timing.rounds):
+            built = None  # an earlier round's build is freed before the next one
+            with timed() as watch:
+                built = make()
+            seconds.append(watch.seconds)
+            self.shared.reporter.advance(1)
+        self.memory.after_build()
+        return built, Series.of(seconds, np.arange(len(seconds)))
 
     def timed_search(
-        self, search: Callable[[np.ndarray], Hits], reporter: Reporter, label: str
-    ) -> tuple[SearchTiming, Hits]:
-        reporter.task(f"{label}: searching", 1)
-        timing, hits = time_search(search, len(self.dataset.query_ids))
-        reporter.advance(1)
-        return timing, hits
+        self, cell: Cell, search: Callable[[np.ndarray], Hits], label: str
+    ) -> tuple[dict[str, Series], dict[str, float], Hits]:
+        """Time a cell's search on its thread count, with the machine's state around it."""
+        shared = self.shared
+        shared.reporter.task(f"{label}: timing the search", 1)
+        self.memory.before_search()
+        load_start, cpu_start = load_average(), cpu_snapshot()
+        with thread_limit(cell.threads):
+            probe = shared.probe.seconds()
+            times, hits = time_stage(search, len(self.dataset.query_ids), self.suite.timing)
+            probe += shared.probe.seconds()
+        cpu_end, load_end = cpu_snapshot(), load_average()
+        self.memory.after_search()
+        shared.reporter.advance(1)
+        machine = {
+            "threads": float(cell.threads),
+            "load_start": load_start,
+            "load_end": load_end,
+            "other_cpu": others_cpu(cpu_start, cpu_end),
+        }
+        series = _named(times, "search", self.dataset.query_ids) | {"probe": Series.of(probe)}
+        return series, machine, hits
 
     def result(
         self,
         cell: Cell,
+        embedder: dict[str, Any],
         index: dict[str, Any],
-        timing: SearchTiming,
+        series: dict[str, Series],
         hits: Hits,
         cost: dict[str, float],
     ) -> CellResult:
@@ -178,113 +268,105 @@ class _Group:
             ignore_identical_ids=self.spec.ignore_identical_ids,
         )
         evaluation = evaluate(self.dataset.qrels, run, self.suite.metrics)
+        memory = {
+            "peak_rss_bytes": float(self.memory.group_peak_bytes()),
+            "index_rss_bytes": float(self.memory.index_bytes()),
+        }
+        empty = {"queries_without_results": float(sum(1 for hits in run.values() if not hits))}
         return CellResult(
             cell,
             self.ids[cell],
             "ok",
             dataset=self.described,
-            embedder=self.describe_embedder(),
+            embedder=embedder,
             index=index,
             metrics=evaluation.means,
             per_query=evaluation.per_query,
-            cost=cost
-            | {
-                "latency_p50_ms": timing.latency_p50_ms,
-                "latency_p95_ms": timing.latency_p95_ms,
-                "latency_p99_ms": timing.latency_p99_ms,
-                "qps": timing.qps,
-                "peak_rss_bytes": float(peak_rss_bytes()),
-                "queries_without_results": float(sum(1 for hits in run.values() if not hits)),
-            },
+            cost=cost | summarize(series, len(self.dataset.query_ids)) | memory | empty,
             run=run,
+            timings=series,
         )
 
 
 def _run_group(
-    suite: Suite,
+    shared: _Shared,
     dataset: Dataset,
     dataset_spec: DatasetSpec,
     embedder_spec: EmbedderSpec,
     cells: list[Cell],
     ids: dict[Cell, str],
-    reporter: Reporter,
-    cache: EmbeddingCache | None,
 ) -> Iterator[CellResult]:
-    reset_peak_rss()  # peak memory is measured per dataset x embedder group
-    derived = None
-    if embedder_spec.derived_from is not None:  # transforms another embedder's vectors
-        derived = EMBEDDERS.get(embedder_spec.kind)(embedder_spec.params)
-        embedder_spec = suite.embedder(embedder_spec.derived_from)
-    embedder = EMBEDDERS.get(embedder_spec.kind)(embedder_spec.params)
-    group = _Group(suite, dataset, dataset_spec, embedder, ids, derived)
+    group = _Group(shared, dataset, dataset_spec, ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
-        yield _lexical_cell(group, cells[0], reporter)
+        yield from _lexical_cells(group, embedder_spec, cells)
     else:
-        yield from _dense_cells(group, embedder_spec.name, cells, reporter, cache)
+        yield from _dense_cells(group, embedder_spec, cells)
 
 
-def _lexical_cell(group: _Group, cell: Cell, reporter: Reporter) -> CellResult:
-    dataset, retriever = group.dataset, group.embedder
-    label = f"{cell.dataset} · {cell.embedder}"
-    reporter.task(f"{label}: indexing", 1)
-    with timed() as build:
+def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellResult]:
+    """A lexical retriever indexes the corpus itself; its query side is tokenising."""
+    dataset = group.dataset
+    label = f"{dataset.name} · {spec.name}"
+
+    def indexed() -> Any:
+        retriever = EMBEDDERS.get(spec.kind)(spec.params)
         retriever.index(dataset.doc_texts)
-    reporter.advance(1)
-    timing, hits = group.timed_search(
-        lambda pos: retriever.search([dataset.query_texts[i] for i in pos], group.depth),
-        reporter,
-        label,
-    )
-    cost = _no_encoding() | _index_cost(build.seconds, retriever.nbytes(), len(dataset.doc_ids))
-    return group.result(
-        cell, {"index_kind": "", "build_params": "", "search_effective": ""}, timing, hits, cost
-    )
+        return retriever
+
+    retriever, builds = group.build(indexed, label)
+    texts = dataset.query_texts
+    cost = _no_encoding() | _index_cost(retriever.nbytes(), len(dataset.doc_ids))
+    described = {"index_kind": "", "build_params": "", "search_effective": ""}
+    embedder = retriever.describe() | {"query_encoder": f"{spec.kind}:{spec.name}"}
+    for cell in cells:
+        group.shared.reporter.task(f"{label}: timing tokenising", 1)
+        tokenise = functools.partial(_tokenise, retriever, texts)
+        with thread_limit(cell.threads):
+            query_times, encoded = time_stage(tokenise, len(texts), group.suite.timing)
+        search = functools.partial(_lexical_search, retriever, encoded, group.depth, cell.threads)
+        series, machine, hits = group.timed_search(cell, search, label)
+        series |= _named(query_times, "query", dataset.query_ids) | {"build": builds}
+        yield group.result(cell, embedder, described, series, hits, cost | machine)
 
 
-def _dense_cells(
-    group: _Group, name: str, cells: list[Cell], reporter: Reporter, cache: EmbeddingCache | None
-) -> Iterator[CellResult]:
-    dataset, embedder = group.dataset, group.embedder
-    sides = {
-        "document": (dataset.doc_texts, dataset.corpus_fingerprint),
-        "query": (dataset.query_texts, dataset.queries_fingerprint),
-    }
-    vectors, seconds, encoded = {}, {}, {}
-    load_seconds = math.nan
-    for side, (texts, fingerprint) in sides.items():
-        reporter.task(f"{dataset.name} · {name}: encoding {side}s", len(texts))
-        key = (
-            embedder.cache_key(side) | {"texts": fingerprint, "count": len(texts)} if cache else {}
-        )
-        hit = cache.get(key) if cache else None
-        if hit is not None:
-            reporter.advance(len(texts))
-            vectors[side], seconds[side], encoded[side] = hit.vectors, hit.encode_seconds, 0
-            continue
-        if math.isnan(load_seconds):
-            with timed() as load:
-                embedder.load()
-            load_seconds = load.seconds
-        with timed() as watch:
-            fresh = embedder.encode(texts, side, reporter.advance)
-        vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
-        seconds[side], encoded[side] = watch.seconds, len(texts)
-    if group.derived is not None:
-        vectors["document"], vectors["query"] = group.derived.transform(
+def _tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[Any]:
+    return list(retriever.encode_queries([texts[i] for i in rows]))
+
+
+def _lexical_search(
+    retriever: Any, encoded: list[Any], depth: int, threads: int, rows: np.ndarray
+) -> Hits:
+    hits: Hits = retriever.search([encoded[i] for i in rows], depth, threads)
+    return hits
+
+
+def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellResult]:
+    shared, dataset = group.shared, group.dataset
+    derived = None
+    encoder_spec = spec
+    if spec.derived_from is not None:  # transforms another embedder's vectors
+        derived = EMBEDDERS.get(spec.kind)(spec.params)
+        encoder_spec = shared.suite.embedder(spec.derived_from)
+    vectors, encoding = _encode(group, encoder_spec)
+    if derived is not None:
+        vectors["document"], vectors["query"] = derived.transform(
             vectors["document"], vectors["query"]
         )
-    dim = vectors["document"].shape[1]
-    vector_bytes = group.derived.vector_bytes(dim) if group.derived is not None else 4 * dim
-    encoding = {
-        "model_load_s": load_seconds,  # NaN when every vector came from the cache
-        "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it
-        "docs_per_s": _rate(len(dataset.doc_texts), seconds["document"]),
-        "encode_queries_s": seconds["query"],
-        "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
-        "texts_encoded": float(encoded["document"] + encoded["query"]),
-        "dim": float(vectors["document"].shape[1]),
-        "vector_bytes": float(vector_bytes),  # one document vector as the embedder stores it
+    query_side = {
+        n: shared.dense_query_side(dataset, encoder_spec, n)
+        for n in dict.fromkeys(c.threads for c in cells)
     }
+    dim = vectors["document"].shape[1]
+    encoding |= {
+        "model_load_s": shared.load_seconds(encoder_spec),  # once per run, for every dataset
+        "dim": float(dim),
+        # one document vector as the embedder stores it
+        "vector_bytes": float(derived.vector_bytes(dim) if derived is not None else 4 * dim),
+    }
+    embedder = shared.embedder(encoder_spec).describe()
+    if derived is not None:
+        embedder |= {f"derived_{k}": v for k, v in derived.params.model_dump().items()}
+    embedder["query_encoder"] = f"{encoder_spec.kind}:{encoder_spec.name}"
     truth_scores, _ = exact_neighbours(vectors["document"], vectors["query"], group.depth)
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
         index_cells = [c for c in cells if c.index == index_name]
@@ -292,11 +374,10 @@ def _dense_cells(
         try:
             for result in _index_cells(
                 group,
-                group.suite.index(index_name),
+                shared.suite.index(index_name),
                 vectors | {"truth_scores": truth_scores},
-                encoding,
+                _Encoded(embedder, encoding, query_side),
                 index_cells,
-                reporter,
             ):
                 finished.add(result.cell)
                 yield result
@@ -306,71 +387,119 @@ def _dense_cells(
                     yield CellResult(cell, group.ids[cell], "failed", error=_failure(err))
 
 
+def _encode(group: _Group, spec: EmbedderSpec) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Both sides' vectors, from the cache where it has them; encoding throughput."""
+    shared, dataset = group.shared, group.dataset
+    cache = shared.cache
+    sides = {
+        "document": (dataset.doc_texts, dataset.corpus_fingerprint),
+        "query": (dataset.query_texts, dataset.queries_fingerprint),
+    }
+    embedder = shared.embedder(spec)
+    vectors, seconds, encoded = {}, {}, {}
+    for side, (texts, fingerprint) in sides.items():
+        shared.reporter.task(f"{dataset.name} · {spec.name}: encoding {side}s", len(texts))
+        key = (
+            embedder.cache_key(side) | {"texts": fingerprint, "count": len(texts)} if cache else {}
+        )
+        hit = cache.get(key) if cache else None
+        if hit is not None:
+            shared.reporter.advance(len(texts))
+            vectors[side], seconds[side], encoded[side] = hit.vectors, hit.encode_seconds, 0
+            continue
+        shared.loaded(spec)
+        with timed() as watch:
+            fresh = embedder.encode(texts, side, shared.reporter.advance)
+        vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
+        seconds[side], encoded[side] = watch.seconds, len(texts)
+    return vectors, {
+        "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it
+        "docs_per_s": _rate(len(dataset.doc_texts), seconds["document"]),
+        "encode_queries_s": seconds["query"],
+        "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
+        "texts_encoded": float(encoded["document"] + encoded["query"]),
+    }
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """What a dense group's cells share once encoded: the embedder's description, the encoding
+    figures and the query side's timed calls by thread count."""
+
+    embedder: dict[str, Any]
+    encoding: dict[str, float]
+    query_side: dict[int, dict[str, Series]]
+
+
 def _index_cells(
     group: _Group,
     spec: IndexSpec,
     vectors: dict[str, np.ndarray],
-    encoding: dict[str, float],
+    encoded: _Encoded,
     cells: list[Cell],
-    reporter: Reporter,
 ) -> Iterator[CellResult]:
     """Build the index once per insertion order the cells ask for; search each setting."""
     for order in dict.fromkeys(c.order for c in cells):
-        todo = {c.search: c for c in cells if c.order == order}  # others finished earlier
-        yield from _ordered_cells(group, spec, vectors, encoding, todo, order, reporter)
+        todo = [c for c in cells if c.order == order]  # others finished earlier
+        yield from _ordered_cells(group, spec, vectors, encoded, todo, order)
 
 
 def _ordered_cells(
     group: _Group,
     spec: IndexSpec,
     vectors: dict[str, np.ndarray],
-    encoding: dict[str, float],
-    todo: dict[str, Cell],
+    encoded: _Encoded,
+    todo: list[Cell],
     order: int | None,
-    reporter: Reporter,
 ) -> Iterator[CellResult]:
-    label = f"{group.dataset.name} · {next(iter(todo.values())).embedder} · {spec.name}"
+    label = f"{group.dataset.name} · {todo[0].embedder} · {spec.name}"
     label += f" order={order}" if order is not None else ""
     documents, queries = vectors["document"], vectors["query"]
     # a seeded permutation of the insertion order; hits are mapped back to positions
     permutation = (
         None if order is None else np.random.default_rng(order).permutation(len(documents))
     )
-    index = INDEXES.get(spec.kind)(spec.build)
-    reporter.task(f"{label}: building", 1)
-    with timed() as build:
-        index.build(
-            documents if permutation is None else np.ascontiguousarray(documents[permutation])
-        )
-    reporter.advance(1)
-    cost = encoding | _index_cost(build.seconds, index.nbytes(), len(group.dataset.doc_ids))
+    inserted = documents if permutation is None else np.ascontiguousarray(documents[permutation])
 
-    def search_rows(positions: np.ndarray, settings: Any) -> Hits:
-        scores, ids = index.search(queries[positions], group.depth, settings)
+    def built() -> Any:
+        index = INDEXES.get(spec.kind)(spec.build)
+        index.build(inserted)
+        return index
+
+    index, builds = group.build(built, label)
+    cost = encoded.encoding | _index_cost(index.nbytes(), len(group.dataset.doc_ids))
+
+    def search(settings: Any, threads: int, rows: np.ndarray) -> Hits:
+        scores, ids = index.search(queries[rows], group.depth, settings, threads)
         if permutation is not None:
             ids = np.where(ids >= 0, permutation[np.maximum(ids, 0)], -1)
         return scores, ids
 
-    for search in spec.search:
-        cell = todo.get(search_key(search))
-        if cell is None:
-            continue
-        timing, hits = group.timed_search(
-            functools.partial(search_rows, settings=search), reporter, f"{label} {cell.search}"
-        )
-        agreement = {  # neighbours found, against exact search on the same vectors
-            f"ann_recall@{at}": ann_recall(
-                hits[1], vectors["truth_scores"], at, vectors["document"], vectors["query"]
+    for settings in spec.search:
+        for cell in [c for c in todo if c.search == search_key(settings)]:
+            series, machine, hits = group.timed_search(
+                cell,
+                functools.partial(search, settings, cell.threads),
+                f"{label} {cell.search}",
             )
-            for at in dict.fromkeys((10, group.suite.k))
-        }
-        described = {
-            "index_kind": spec.kind,
-            "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
-            "search_effective": json.dumps(index.effective(search, group.depth), sort_keys=True),
-            "insertion_seed": order,
-        }
-        yield group.result(cell, described, timing, hits, cost | agreement)
+            agreement = {  # neighbours found, against exact search on the same vectors
+                f"ann_recall@{at}": ann_recall(
+                    hits[1], vectors["truth_scores"], at, documents, queries
+                )
+                for at in dict.fromkeys((10, group.suite.k))
+            }
+            described = {
+                "index_kind": spec.kind,
+                "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
+                "search_effective": json.dumps(
+                    index.effective(settings, group.depth), sort_keys=True
+                ),
+                "insertion_seed": order,
+            }
+            series |= encoded.query_side[cell.threads] | {"build": builds}
+            yield group.result(
+                cell, encoded.embedder, described, series, hits, cost | agreement | machine
+            )
 
 
 def _failure(err: Exception) -> str:
@@ -382,9 +511,8 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else math.inf
 
 
-def _index_cost(build_seconds: float, n_bytes: int, n_docs: int) -> dict[str, float]:
+def _index_cost(n_bytes: int, n_docs: int) -> dict[str, float]:
     return {
-        "build_s": build_seconds,
         "index_bytes": float(n_bytes),
         "bytes_per_vector": n_bytes / n_docs if n_docs else math.nan,
     }

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError, SuiteError
 from harness.gate.rules import Expectation, Gate, parse_gate
 from harness.indexes import INDEXES
+from harness.measure import TimingSettings
 from harness.registry import Registry, did_you_mean, require, suggest
 from harness.yamlmap import Loc, LocatedYaml, load_located
 
@@ -46,6 +48,10 @@ class _SuiteFile(BaseModel):
     """Expected metric values of cells, graded by `harness check`."""
     gates: list[str] = []
     """How far a run may move from a baseline, checked by `harness compare`."""
+    threads: int | list[int] = 1
+    """Threads (CPUs) every search runs on; a list sweeps them. Indexes may set their own."""
+    timing: dict[str, Any] = {}
+    """The timing protocol's settings (harness.measure.TimingSettings)."""
 
 
 class _DatasetHead(BaseModel):
@@ -75,6 +81,8 @@ class _IndexHead(BaseModel):
     insertion_seeds: list[int] = []
     """Build once per seed, inserting the documents in that seeded random order, to measure
     how much the result depends on insertion order; empty: the collection's own order."""
+    threads: int | list[int] | None = None
+    """Threads (CPUs) this index's searches run on, or a list to sweep; None: the suite's."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,8 @@ class IndexSpec:
     build: BaseModel
     search: tuple[BaseModel, ...]
     insertion_seeds: tuple[int, ...] = ()
+    threads: tuple[int, ...] = (1,)
+    """Thread counts its searches run with, one cell each."""
 
     @property
     def orders(self) -> tuple[int | None, ...]:
@@ -123,11 +133,14 @@ class Cell:
     """Search settings as compact JSON ('{"efSearch":16}'), '' when there are none."""
     order: int | None = None
     """Seed of the insertion order the index was built with; None: the collection's order."""
+    threads: int = 1
+    """Threads (CPUs) its searches and query side run on."""
 
     @property
     def key(self) -> str:
         parts = [self.dataset, self.embedder, self.index or "-", self.search or "-"]
-        return "/".join(parts + ([f"order={self.order}"] if self.order is not None else []))
+        parts += [f"order={self.order}"] if self.order is not None else []
+        return "/".join(parts + ([f"threads={self.threads}"] if self.threads != 1 else []))
 
 
 @dataclass(frozen=True)
@@ -142,19 +155,28 @@ class Suite:
     k: int
     expectations: tuple[tuple[Expectation, Cell], ...] = ()
     gates: tuple[Gate, ...] = ()
+    threads: tuple[int, ...] = (1,)
+    """Thread counts of the cells that have no index of their own (lexical retrievers)."""
+    timing: TimingSettings = dataclasses.field(default_factory=TimingSettings)
+    warnings: tuple[str, ...] = ()
+    """Things worth knowing before running that are not errors, each naming file:line."""
 
     def cells(self) -> list[Cell]:
         out = []
         for dataset in self.datasets:
             for embedder in self.embedders:
                 if embedder.family == "lexical":
-                    out.append(Cell(dataset.name, embedder.name, None, ""))
+                    for threads in self.threads:
+                        out.append(Cell(dataset.name, embedder.name, None, "", None, threads))
                     continue
                 for index in self.indexes:
                     for order in index.orders:
                         for search in index.search:
                             key = search_key(search)
-                            out.append(Cell(dataset.name, embedder.name, index.name, key, order))
+                            out += [
+                                Cell(dataset.name, embedder.name, index.name, key, order, n)
+                                for n in index.threads
+                            ]
         return out
 
     def index(self, name: str) -> IndexSpec:
@@ -184,6 +206,8 @@ class Suite:
             config["derived_from"] = [base.kind, base.params.model_dump(mode="json")]
         if cell.order is not None:  # only when set: ids of unordered cells stay as they were
             config["order"] = cell.order
+        if cell.threads != 1:  # likewise: ids of single-threaded cells stay as they were
+            config["threads"] = cell.threads
         if cell.index is not None:
             index = self.index(cell.index)
             config["index"] = [index.kind, index.build.model_dump(mode="json")]
@@ -209,7 +233,8 @@ def load_suite(path: str | Path) -> Suite:
     base = doc.path.parent
     datasets = tuple(_dataset(doc, i, entry, base) for i, entry in enumerate(top.datasets))
     embedders = tuple(_embedder(doc, i, entry, base) for i, entry in enumerate(top.embedders))
-    indexes = tuple(_index(doc, i, entry) for i, entry in enumerate(top.indexes))
+    threads = _threads(doc, ("threads",), top.threads)
+    indexes = tuple(_index(doc, i, entry, threads) for i, entry in enumerate(top.indexes))
     for section, specs in (("datasets", datasets), ("embedders", embedders), ("indexes", indexes)):
         _unique_names(doc, section, [s.name for s in specs])
     _check_derived(doc, embedders)
@@ -233,10 +258,62 @@ def load_suite(path: str | Path) -> Suite:
         indexes=indexes,
         metrics=tuple(top.metrics),
         k=top.k or needed,
+        threads=threads,
+        timing=_validate(TimingSettings, top.timing, ("timing",), doc),
     )
     expectations = tuple(_expectation(doc, suite, i, e) for i, e in enumerate(top.expect))
     gates = tuple(_gate(doc, i, text) for i, text in enumerate(top.gates))
-    return dataclasses.replace(suite, expectations=expectations, gates=gates)
+    warnings = (*_float_storage_warnings(doc, embedders, indexes), *_thread_warnings(doc, suite))
+    return dataclasses.replace(suite, expectations=expectations, gates=gates, warnings=warnings)
+
+
+def _threads(doc: LocatedYaml, loc: Loc, value: int | list[int]) -> tuple[int, ...]:
+    counts = value if isinstance(value, list) else [value]
+    if not counts or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts):
+        raise doc.error(
+            loc, f"threads must be a whole number >= 1 or a list of them, got {value!r}"
+        )
+    if len(set(counts)) != len(counts):
+        raise doc.error(loc, "a thread count appears twice; list each once")
+    return tuple(counts)
+
+
+def _thread_warnings(doc: LocatedYaml, suite: Suite) -> list[str]:
+    cpus = len(os.sched_getaffinity(0))
+    asked = max(c.threads for c in suite.cells()) if suite.cells() else 1
+    if asked <= cpus:
+        return []
+    return [
+        f"{doc.path}: threads up to {asked} asked, but this machine lets harness use {cpus} "
+        "CPUs: those cells share CPUs, and their cost figures say so"
+    ]
+
+
+def _float_storage_warnings(
+    doc: LocatedYaml, embedders: tuple[EmbedderSpec, ...], indexes: tuple[IndexSpec, ...]
+) -> list[str]:
+    """A quantised embedder searched through an index that stores wider values than its codes:
+    the index's bytes overstate what the codes need."""
+    warnings = []
+    for i, embedder in enumerate(embedders):
+        code_bits = getattr(EMBEDDERS.get(embedder.kind), "bits_per_dimension", None)
+        if code_bits is None:
+            continue
+        bits = code_bits(embedder.params)
+        wider = []
+        for index in indexes:
+            kind: Any = INDEXES.get(index.kind)
+            stored = kind.bits_per_dimension(index.build)
+            if stored is not None and stored > bits:
+                wider.append(f"'{index.name}' ({index.kind}, {stored:g} bits)")
+        if wider:
+            warnings.append(
+                f"{doc.where(('embedders', i))}: '{embedder.name}' stores {bits:g}-bit codes per "
+                f"dimension, but {', '.join(wider)} store(s) wider values; their index bytes "
+                "overstate the codes, so the leaderboard notes it and the bytes plot uses the "
+                "code size"
+            )
+    return warnings
 
 
 def _dataset(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> DatasetSpec:
@@ -264,7 +341,7 @@ def _embedder(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> Em
     return EmbedderSpec(head.name, head.kind, kind.family, params)
 
 
-def _index(doc: LocatedYaml, i: int, entry: dict[str, Any]) -> IndexSpec:
+def _index(doc: LocatedYaml, i: int, entry: dict[str, Any], threads: tuple[int, ...]) -> IndexSpec:
     loc: Loc = ("indexes", i)
     head = _validate(_IndexHead, entry, loc, doc)
     kind = _lookup(INDEXES, head.kind, (*loc, "kind"), doc)
@@ -286,7 +363,10 @@ def _index(doc: LocatedYaml, i: int, entry: dict[str, Any]) -> IndexSpec:
         raise doc.error((*loc, "search"), "the same search settings appear twice; remove one")
     if len(set(head.insertion_seeds)) != len(head.insertion_seeds):
         raise doc.error((*loc, "insertion_seeds"), "a seed appears twice; list each once")
-    return IndexSpec(head.name, head.kind, build, tuple(search), tuple(head.insertion_seeds))
+    if head.threads is not None:
+        threads = _threads(doc, (*loc, "threads"), head.threads)
+    seeds = tuple(head.insertion_seeds)
+    return IndexSpec(head.name, head.kind, build, tuple(search), seeds, threads)
 
 
 def _expectation(doc: LocatedYaml, suite: Suite, i: int, entry: Any) -> tuple[Expectation, Cell]:

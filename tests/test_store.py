@@ -34,11 +34,7 @@ metrics: [nDCG@10, RR@10]
 
 
 def _rows_files(folder: Path) -> list[Path]:
-    return [
-        p
-        for p in (folder / "rows").glob("*/*.parquet")
-        if not p.name.endswith(".per_query.parquet")
-    ]
+    return ResultsStore(folder).row_files()
 
 
 def test_a_second_run_skips_finished_cells_and_force_recomputes(
@@ -108,7 +104,7 @@ def test_results_written_by_schema_1_keep_loading(tmp_path: Path) -> None:
     rows = select([folder], where="dataset = 'scifact' AND embedder = 'minilm' AND index = 'exact'")
     assert len(rows) == 1
     row = rows.iloc[0]
-    assert row["schema_version"] == 2 and row["cell_id"].startswith("schema1.")
+    assert row["schema_version"] == 3 and row["cell_id"].startswith("schema1.")
     assert round(row["nDCG@10"], 4) == 0.6451 and round(row["R@100"], 4) == 0.925
     assert row["metrics"] == '["nDCG@10", "R@100", "RR@10"]'
     listed = runner.invoke(app, ["results", str(folder), "--where", "embedder = 'bm25'"])

@@ -45,8 +45,12 @@ class LexicalRetriever(Protocol):
 
     def index(self, texts: Sequence[str]) -> None: ...
 
-    def search(self, texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, document positions), each (len(texts), k), best first; -1 pads short lists."""
+    def encode_queries(self, texts: Sequence[str]) -> Any:
+        """The query side (tokenising, for BM25), timed apart from the search."""
+
+    def search(self, encoded: Any, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, document positions) for encoded queries, each (len(queries), k), best
+        first; -1 pads short lists. Runs on `threads` threads."""
 
     def nbytes(self) -> int: ...
 

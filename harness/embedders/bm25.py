@@ -70,18 +70,26 @@ class BM25Retriever:
         self._retriever.index(tokens, show_progress=False)
         self._n_docs = len(texts)
 
-    def search(self, texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def encode_queries(self, texts: Sequence[str]) -> list[list[int]]:
+        """The query side: each query's token ids in the indexed vocabulary."""
         ids = self._tokenizer.tokenize(
             list(texts), update_vocab=False, return_as="ids", show_progress=False
         )
+        return [list(q) for q in ids]
+
+    def search(
+        self, encoded: list[list[int]], k: int, threads: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
         depth = min(k, self._n_docs)
-        docs, scores = self._retriever.retrieve(ids, k=depth, show_progress=False)
+        docs, scores = self._retriever.retrieve(
+            encoded, k=depth, show_progress=False, n_threads=threads if threads > 1 else 0
+        )
         docs = np.asarray(docs, dtype=np.int64)
         scores = np.asarray(scores, dtype=np.float32)
         # bm25s maps a query with no known term to its empty token, which matches empty
         # documents; Lucene returns nothing for such a query, and so do we.
         empty = self._tokenizer.word_to_id.get("")
-        no_terms = np.array([all(t == empty for t in q) for q in ids], dtype=bool)
+        no_terms = np.array([all(t == empty for t in q) for q in encoded], dtype=bool)
         docs[no_terms], scores[no_terms] = -1, -np.inf
         if depth < k:
             pad = k - depth

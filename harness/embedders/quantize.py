@@ -45,6 +45,11 @@ class Quantized:
         code = quantize[self.params.precision]
         return code(documents), (code(queries) if self.params.quantize_queries else queries)
 
+    @staticmethod
+    def bits_per_dimension(params: QuantizeParams) -> float:
+        """Bits one code takes per dimension (validation compares it with the index's)."""
+        return float(_BITS[params.precision])
+
     def vector_bytes(self, dim: int) -> int:
         """Bytes one document vector takes as codes (int8 ranges are shared, not counted)."""
         return math.ceil(dim * _BITS[self.params.precision] / 8)

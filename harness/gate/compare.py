@@ -4,9 +4,15 @@ Cells are matched by their key (dataset / embedder / index / search), so a chang
 setting under the same names is compared with what it replaced. Every metric and cost figure
 gets its delta. Each quality metric also gets a paired randomisation test and a bootstrap CI
 over the queries both runs judged; p-values are adjusted across all those tests (Holm by
-default). A gate fails a cell when its figure moves the wrong way by more than the gate's
-amount and, for gates with a p threshold, the adjusted p is below it. A cell of the baseline
-that is missing or failed in the current run fails too.
+default). A quality gate fails a cell when its metric moves the wrong way by more than the
+gate's amount and, for gates with a p threshold, the adjusted p is below it.
+
+A cost gate on a timed figure (latency, QPS, build time) fails only when the move is beyond
+its amount *and* beyond the noise: the 95% bootstrap interval of current / baseline, from both
+runs' timed calls, lies wholly past 1 + amount (1 - amount for a drop). The amount is widened
+by how much slower the machine itself ran, as the speed probe both runs recorded says, never
+narrowed. Without timed calls on both sides (results of schema 2), the amount alone decides.
+A cell of the baseline that is missing or failed in the current run fails too.
 """
 
 from __future__ import annotations
@@ -17,25 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from harness import timing_table
 from harness.errors import HarnessError
+from harness.figures import COST_FIGURES, better
 from harness.gate.rules import Gate
 from harness.gate.stats import Adjustment, adjust, compare_paired
-
-COST_FIGURES = (
-    "qps",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "build_s",
-    "index_bytes",
-    "bytes_per_vector",
-    "vector_bytes",
-    "peak_rss_bytes",
-    "docs_per_s",
-    "queries_per_s",
-)
-"""Figures compared without a per-query test (no per-query values exist for them), with the
-ANN recall columns (ann_recall@10, ann_recall@<k>)."""
+from harness.spread import TIMED_FIGURES, Estimate, ratio, with_end_to_end
 
 COLUMNS = [
     "cell",
@@ -52,14 +45,17 @@ COLUMNS = [
     "gate",
     "verdict",
 ]
+"""For a timed figure, n is the fewer timed calls of the two runs and the CI is that of the
+delta, from the interval of current / baseline."""
 
 
 @dataclass(frozen=True)
 class Runs:
-    """One side of a comparison: a run's rows and per-query values (results views)."""
+    """One side of a comparison: a run's rows, per-query values and timed calls (its views)."""
 
     rows: pd.DataFrame
     per_query: pd.DataFrame
+    timings: pd.DataFrame = field(default_factory=timing_table.empty)
 
 
 @dataclass
@@ -86,7 +82,8 @@ def compare(
     """Compare `current` with `baseline` on `metrics` (per-query tested) and the cost figures."""
     cur, base = _by_cell(current.rows), _by_cell(baseline.rows)
     ann = [c for c in cur.columns if c.startswith("ann_recall@")]
-    shared = [f for f in (*ann, *COST_FIGURES) if f in cur.columns and f in base.columns]
+    costs = (*COST_FIGURES, "probe_ms")
+    shared = [f for f in (*ann, *costs) if f in cur.columns and f in base.columns]
     figures = [*metrics, *shared]
     known = set(figures)
     for gate in gates:
@@ -114,7 +111,16 @@ def compare(
     _test(table, current.per_query, baseline.per_query, metrics, resamples, seed)
     tested = table["p"].notna()
     table.loc[tested, "p_adjusted"] = adjust(table.loc[tested, "p"].to_numpy(float), correction)
-    _apply_gates(table, gates)
+    unrecorded = {f for f in shared if base[f].isna().all() and not cur[f].isna().all()}
+    for figure in sorted(unrecorded & {g.metric for g in gates}):
+        notes.append(f"{figure}: not recorded by the baseline (an older schema), so not gated")
+    timings = _Timings(current, baseline, cur, base)
+    _apply_gates(table, [g for g in gates if g.metric not in unrecorded], timings)
+    if timings.without_calls:
+        notes.append(
+            "cost gates on cells without timed calls on both sides (results of schema 2) "
+            "compared the amount alone: " + ", ".join(sorted(timings.without_calls)[:3])
+        )
     return Comparison(table, notes)
 
 
@@ -214,7 +220,44 @@ def _per_query_lookup(per_query: pd.DataFrame) -> dict[tuple[str, str], pd.Serie
     }
 
 
-def _apply_gates(table: pd.DataFrame, gates: list[Gate]) -> None:
+class _Timings:
+    """Both runs' timed calls by cell, and how a cost gate reads them."""
+
+    def __init__(self, current: Runs, baseline: Runs, cur: pd.DataFrame, base: pd.DataFrame):
+        self._cur, self._base = (
+            {c: with_end_to_end(s) for c, s in timing_table.from_table(run.timings).items()}
+            for run in (current, baseline)
+        )
+        self._queries = (_queries(cur), _queries(base))
+        self.without_calls: set[str] = set()
+
+    def ratio(self, cell: str, figure: str, confidence: float) -> Estimate | None:
+        """current / baseline of a timed figure with its interval; None without the calls."""
+        now, then = self._cur.get(cell, {}), self._base.get(cell, {})
+        n_now, n_then = self._queries[0].get(cell, 0), self._queries[1].get(cell, 0)
+        found = None
+        if n_now and n_then:
+            found = ratio(figure, now, then, n_now, n_then, confidence=confidence)
+        if found is None:
+            self.without_calls.add(cell)
+        return found
+
+    def machine_slowdown(self, cell: str) -> float:
+        """How much slower the machine ran now than for the baseline (the speed probe's
+        current / baseline), at least 1; 1 without probes."""
+        now, then = self._cur.get(cell, {}), self._base.get(cell, {})
+        if "probe" not in now or "probe" not in then:
+            return 1.0
+        return max(1.0, float(np.median(now["probe"].seconds) / np.median(then["probe"].seconds)))
+
+
+def _queries(rows: pd.DataFrame) -> dict[str, int]:
+    if "n_queries" not in rows.columns:
+        return {}
+    return {str(c): int(n) for c, n in rows["n_queries"].items() if pd.notna(n)}
+
+
+def _apply_gates(table: pd.DataFrame, gates: list[Gate], timings: _Timings) -> None:
     for gate in gates:
         for i in table.index[table["figure"] == gate.metric].tolist():
             row = table.loc[i]
@@ -224,16 +267,58 @@ def _apply_gates(table: pd.DataFrame, gates: list[Gate]) -> None:
             if any(missing):
                 table.loc[i, ["gate", "verdict"]] = [f"{gate.text} (no value on one side)", "FAIL"]
                 continue
-            p_adjusted = None if pd.isna(row["p_adjusted"]) else float(row["p_adjusted"])
-            text = gate.text
-            if gate.alpha is not None and p_adjusted is None:  # untestable: the amount decides
-                text, p_adjusted = f"{gate.text} (no per-query values: amount only)", 0.0
+            if gate.metric in TIMED_FIGURES:
+                fired, text = _cost_gate(table, i, gate, timings)
+            else:
+                fired, text = _amount_gate(row, gate)
             table.loc[i, "gate"] = _joined(table.loc[i, "gate"], text)
-            fired = gate.fires(float(row["baseline"]), float(row["delta"]), p_adjusted)
             if fired or table.loc[i, "verdict"] == "FAIL":
                 table.loc[i, "verdict"] = "FAIL"
             else:
                 table.loc[i, "verdict"] = "pass"
+
+
+def _amount_gate(row: pd.Series, gate: Gate) -> tuple[bool, str]:
+    p_adjusted = None if pd.isna(row["p_adjusted"]) else float(row["p_adjusted"])
+    text = gate.text
+    if gate.alpha is not None and p_adjusted is None:  # untestable: the amount decides
+        text, p_adjusted = f"{gate.text} (no per-query values: amount only)", 0.0
+    return gate.fires(float(row["baseline"]), float(row["delta"]), p_adjusted), text
+
+
+def _cost_gate(table: pd.DataFrame, i: int, gate: Gate, timings: _Timings) -> tuple[bool, str]:
+    """Beyond the amount and beyond the noise: the ratio's whole interval past the limit."""
+    row = table.loc[i]
+    cell = str(row["cell"])
+    baseline, delta = (float(v) for v in row[["baseline", "delta"]].to_numpy())
+    confidence = 1 - (gate.alpha if gate.alpha is not None else 0.05)
+    found = timings.ratio(cell, gate.metric, confidence)
+    if found is None:  # no timed calls to test with: the amount decides
+        return gate.fires(baseline, delta, 0.0), f"{gate.text} (amount only)"
+    table.loc[i, ["n", "ci_low", "ci_high"]] = [
+        found.n,
+        baseline * (found.low - 1),
+        baseline * (found.high - 1),
+    ]
+    amount = gate.amount if gate.relative else gate.amount / abs(baseline) if baseline else math.inf
+    slower = timings.machine_slowdown(cell)
+    # the machine's own slowdown widens a gate on the figure's worse direction, never narrows
+    worse = (gate.direction == "rise") == (better(gate.metric) == "lower")
+    allowance = slower if worse else 1.0
+    if gate.direction == "rise":
+        limit = (1 + amount) * allowance
+        fired = found.low > limit
+    else:
+        limit = (1 - amount) / allowance
+        fired = found.high < limit
+    confidence_text = f"{confidence * 100:g}%"
+    text = (
+        f"{gate.text}: current/baseline {found.value:.2f} "
+        f"[{found.low:.2f}, {found.high:.2f}] ({confidence_text}) vs limit {limit:.2f}"
+    )
+    if allowance > 1:
+        text += f" (machine {allowance:.2f}x slower)"
+    return fired, text
 
 
 def _joined(first: object, second: str) -> str:

@@ -29,10 +29,21 @@ class VectorIndex(Protocol):
     Search: ClassVar[type[BaseModel]]
     requires: ClassVar[tuple[str, str] | None]
 
+    @staticmethod
+    def bits_per_dimension(build: Any) -> float | None:
+        """Bits stored per dimension of each vector (codes plus any float copy kept to
+        re-rank); None where that is not fixed per dimension (product quantisation)."""
+
     def build(self, vectors: np.ndarray) -> None: ...
 
-    def search(self, queries: np.ndarray, k: int, params: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, document positions), each (len(queries), k), best first; -1 pads."""
+    def search(
+        self, queries: np.ndarray, k: int, params: Any, threads: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, document positions), each (len(queries), k), best first; -1 pads.
+
+        The runner searches inside `measure.thread_limit(threads)`, which pins the process to
+        `threads` CPUs and limits OpenMP and BLAS pools (faiss) to as many; a backend with a
+        thread pool of its own (hnswlib, usearch) passes `threads` to it as well."""
 
     def effective(self, params: Any, k: int) -> dict[str, Any]:
         """The search settings really used, where the backend adjusts them (e.g. ef >= k)."""

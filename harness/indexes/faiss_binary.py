@@ -40,6 +40,10 @@ class FaissBinary:
     Search = BinarySearch
     requires: ClassVar[tuple[str, str] | None] = None
 
+    @staticmethod
+    def bits_per_dimension(build: BinaryBuild) -> float | None:
+        return 1.0 + (32.0 if build.rescore else 0.0)
+
     def __init__(self, build: BinaryBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -59,7 +63,7 @@ class FaissBinary:
         )
 
     def search(
-        self, queries: np.ndarray, k: int, params: BinarySearch
+        self, queries: np.ndarray, k: int, params: BinarySearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         depth = self._depth(params, k)
         distances, ids = self._index.search(sign_bits(queries), depth)

@@ -15,6 +15,10 @@ class FaissFlat:
     Search = NoParams
     requires: ClassVar[tuple[str, str] | None] = None
 
+    @staticmethod
+    def bits_per_dimension(build: NoParams) -> float | None:
+        return 32.0
+
     def __init__(self, build: NoParams) -> None:
         self._index: Any = None
 
@@ -25,7 +29,7 @@ class FaissFlat:
         self._index.add(vectors)
 
     def search(
-        self, queries: np.ndarray, k: int, params: NoParams
+        self, queries: np.ndarray, k: int, params: NoParams, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         scores, ids = self._index.search(queries, k)
         return scores, ids

@@ -29,6 +29,10 @@ class FaissHNSW:
     Search = HNSWSearch
     requires: ClassVar[tuple[str, str] | None] = None
 
+    @staticmethod
+    def bits_per_dimension(build: HNSWBuild) -> float | None:
+        return 32.0
+
     def __init__(self, build: HNSWBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -43,7 +47,7 @@ class FaissHNSW:
         self._index.add(vectors)
 
     def search(
-        self, queries: np.ndarray, k: int, params: HNSWSearch
+        self, queries: np.ndarray, k: int, params: HNSWSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 

@@ -68,6 +68,10 @@ class FaissIVF:
     Search = IVFSearch
     requires: ClassVar[tuple[str, str] | None] = None
 
+    @staticmethod
+    def bits_per_dimension(build: IVFBuild) -> float | None:
+        return 32.0
+
     def __init__(self, build: IVFBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -76,7 +80,7 @@ class FaissIVF:
         self._index = trained("IVF{nlist},Flat", vectors, self.params.nlist, self.params.seed)
 
     def search(
-        self, queries: np.ndarray, k: int, params: IVFSearch
+        self, queries: np.ndarray, k: int, params: IVFSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         return ivf_search(self._index, queries, k, params.nprobe)
 

@@ -40,6 +40,10 @@ class FaissIVFPQ:
     Search = IVFPQSearch
     requires: ClassVar[tuple[str, str] | None] = None
 
+    @staticmethod
+    def bits_per_dimension(build: IVFPQBuild) -> float | None:
+        return 32.0 if build.refine else None  # PQ codes: m * nbits over any dimension
+
     def __init__(self, build: IVFPQBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -54,7 +58,7 @@ class FaissIVFPQ:
         self._index = trained(f"IVF{{nlist}},PQ{p.m}x{p.nbits}", vectors, p.nlist, p.seed, p.refine)
 
     def search(
-        self, queries: np.ndarray, k: int, params: IVFPQSearch
+        self, queries: np.ndarray, k: int, params: IVFPQSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         k_factor = params.k_factor if self.params.refine else None
         return ivf_search(self._index, queries, k, params.nprobe, k_factor)

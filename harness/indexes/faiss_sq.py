@@ -34,6 +34,11 @@ class FaissSQ:
     Search = SQSearch
     requires: ClassVar[tuple[str, str] | None] = None
 
+    @staticmethod
+    def bits_per_dimension(build: SQBuild) -> float | None:
+        stored = {"SQ8": 8.0, "SQ4": 4.0, "fp16": 16.0, "bf16": 16.0}[build.qtype]
+        return stored + (32.0 if build.refine else 0.0)
+
     def __init__(self, build: SQBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -51,7 +56,7 @@ class FaissSQ:
             self._index = index
 
     def search(
-        self, queries: np.ndarray, k: int, params: SQSearch
+        self, queries: np.ndarray, k: int, params: SQSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         settings = refinement(params.k_factor) if self.params.refine else None
         scores, ids = self._index.search(queries, k, params=settings)

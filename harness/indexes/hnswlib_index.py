@@ -34,6 +34,10 @@ class Hnswlib:
     Search = HnswlibSearch
     requires: ClassVar[tuple[str, str] | None] = ("hnswlib", "'harness[hnswlib]'")
 
+    @staticmethod
+    def bits_per_dimension(build: HnswlibBuild) -> float | None:
+        return 32.0
+
     def __init__(self, build: HnswlibBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -52,11 +56,11 @@ class Hnswlib:
         self._index.add_items(vectors, np.arange(n), num_threads=self.params.threads)
 
     def search(
-        self, queries: np.ndarray, k: int, params: HnswlibSearch
+        self, queries: np.ndarray, k: int, params: HnswlibSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         self._index.set_ef(params.ef)
         k_found = min(k, self._index.get_current_count())
-        labels, distances = self._index.knn_query(queries, k=k_found)
+        labels, distances = self._index.knn_query(queries, k=k_found, num_threads=threads)
         scores = 1.0 - distances  # hnswlib's "ip" distance is 1 - <q, d>
         if k_found < k:
             pad = ((0, 0), (0, k - k_found))

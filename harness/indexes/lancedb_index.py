@@ -59,6 +59,10 @@ class LanceDB:
     Search = LanceSearch
     requires: ClassVar[tuple[str, str] | None] = ("lancedb", "'harness[lancedb]'")
 
+    @staticmethod
+    def bits_per_dimension(build: LanceBuild) -> float | None:
+        return 32.0  # the table keeps the float vectors beside any index
+
     def __init__(self, build: LanceBuild) -> None:
         self.params = build
         self._folder: tempfile.TemporaryDirectory[str] | None = None  # removed with this object
@@ -91,7 +95,7 @@ class LanceDB:
         self._table.create_index("vector", config=config)
 
     def search(
-        self, queries: np.ndarray, k: int, params: LanceSearch
+        self, queries: np.ndarray, k: int, params: LanceSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         query = (

@@ -40,6 +40,11 @@ class USearch:
     Search = USearchSearch
     requires: ClassVar[tuple[str, str] | None] = ("usearch", "'harness[usearch]'")
 
+    @staticmethod
+    def bits_per_dimension(build: USearchBuild) -> float | None:
+        stored = {"f32": 32.0, "f16": 16.0, "i8": 8.0}[build.dtype]
+        return stored + (32.0 if build.rescore else 0.0)
+
     def __init__(self, build: USearchBuild) -> None:
         self.params = build
         self._index: Any = None
@@ -62,11 +67,11 @@ class USearch:
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float32) if p.rescore else None
 
     def search(
-        self, queries: np.ndarray, k: int, params: USearchSearch
+        self, queries: np.ndarray, k: int, params: USearchSearch, threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
         self._index.expansion_search = params.expansion_search
         depth = max(k, params.candidates or 4 * k) if self._vectors is not None else k
-        found = self._index.search(queries, depth, threads=1)
+        found = self._index.search(queries, depth, threads=threads)
         # one query comes back as Matches (1-d, only the hits), several as BatchMatches
         got_keys = np.asarray(found.keys, dtype=np.int64).reshape(len(queries), -1)
         got_distances = np.asarray(found.distances, dtype=np.float32).reshape(len(queries), -1)
