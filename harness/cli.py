@@ -409,6 +409,73 @@ def compare(
         raise typer.Exit(1)
 
 
+@app.command("bench-compare")
+def bench_compare_command(
+    candidate: Annotated[Path, typer.Argument(help="The candidate configuration: a suite file.")],
+    baseline: Annotated[Path, typer.Option(help="The baseline configuration: a suite file.")],
+    rounds: Annotated[
+        int, typer.Option(min=2, help="Interleaved rounds; each times both sides once.")
+    ] = 10,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A gate on a search figure (qps, latency_p50_ms/p95/p99), e.g. 'qps drop > "
+            "10%'; repeatable (default: latency_p50_ms and latency_p95_ms rise > 20%, "
+            "qps drop > 20%)."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Encode afresh; neither read nor write the cache.")
+    ] = False,
+    markdown: MarkdownOption = None,
+    junit: JunitOption = None,
+) -> None:
+    """Time a baseline and a candidate configuration alternately in one process (A B, B A, ...)
+    so both see the same machine; gate the ratio of their search figures. Cells pair by dataset,
+    embedder and index name, search settings in order. Exit 0 pass, 1 a gate fails, 2 bad input.
+    """
+    from harness.bench import FIGURES, bench_compare
+    from harness.cache import EmbeddingCache
+    from harness.errors import HarnessError
+    from harness.gate.output import compare_cases, compare_display, compare_verdict
+    from harness.gate.rules import DEFAULT_BENCH_GATES, parse_gate
+
+    base_suite, cand_suite = _load(baseline), _load(candidate)
+    try:
+        gates = [parse_gate(g) for g in gate or DEFAULT_BENCH_GATES]
+    except ValueError as err:
+        typer.echo(f"error: --gate: {err}", err=True)
+        raise typer.Exit(2) from None
+    for g in gates:
+        if g.metric not in FIGURES:
+            typer.echo(
+                f"error: --gate '{g.text}': bench-compare gates {', '.join(FIGURES)}", err=True
+            )
+            raise typer.Exit(2)
+    console = _console()
+    try:
+        with _ProgressReporter(console, 0, lambda result: None, lambda cell_id: None) as reporter:
+            result = bench_compare(
+                base_suite,
+                cand_suite,
+                gates,
+                rounds,
+                reporter=reporter,
+                cache=None if no_cache else EmbeddingCache(),
+            )
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    title = f"harness bench-compare: {candidate} against {baseline}"
+    metrics = [m for m in base_suite.metrics if m in cand_suite.metrics]
+    display = compare_display(result, metrics, every_figure=True)
+    _gate_report(display, title, compare_verdict(result), result.notes, markdown)
+    if junit is not None:
+        _write_junit(junit, cand_suite.name, compare_cases(result))
+    if not result.failures.empty:
+        raise typer.Exit(1)
+
+
 def _views(folder: Path) -> Views:
     from harness.errors import HarnessError
     from harness.results import read_views
@@ -529,6 +596,8 @@ def _print_grid(console: Console, suite: Suite) -> None:
 def _write_reports(
     console: Console, folder: Path, runs: pd.DataFrame, metrics: tuple[str, ...]
 ) -> None:
+    from rich.markup import escape
+
     from harness.report import (
         insertion_spread,
         leaderboard,
@@ -540,12 +609,15 @@ def _write_reports(
     from harness.report.plots import AXES
 
     board = leaderboard(runs, metrics)
-    (folder / "leaderboard.md").write_text(to_markdown(board))
-    board.to_csv(folder / "leaderboard.csv", index=False)
+    notes = "".join(f"\n- {note}" for note in board.notes)
+    (folder / "leaderboard.md").write_text(to_markdown(board.shown) + notes + "\n")
+    board.table.to_csv(folder / "leaderboard.csv", index=False)
     metric = "nDCG@10" if "nDCG@10" in metrics else metrics[0]
-    plots = [p for cost in AXES for p in quality_vs_cost(runs, metric, cost, folder / "plots")]
+    plots = [p for axis in AXES for p in quality_vs_cost(runs, metric, axis, folder / "plots")]
     plots += quality_vs_dimension(runs, metric, folder / "plots")
-    console.print(_table(board, f"leaderboard ({folder / 'leaderboard.md'})"))
+    console.print(_table(board.shown, f"leaderboard ({folder / 'leaderboard.md'})"))
+    for note in board.notes:
+        console.print(f"note: {escape(note)}")
     shifts = rank_shift(runs, metric)
     if len(shifts):
         (folder / "rank_shift.md").write_text(to_markdown(shifts))
@@ -578,15 +650,24 @@ def _table(frame: pd.DataFrame, title: str) -> Table:
     import pandas as pd
     from rich.table import Table
 
-    from harness.report.leaderboard import format_value
+    from harness.figures import format_value
 
     table = Table(title=title)
     for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        numeric = pd.api.types.is_numeric_dtype(frame[column]) or _printed_number(frame[column])
         table.add_column(str(column), justify="right" if numeric else "left")
     for _, row in frame.iterrows():
-        table.add_row(*(format_value(row[c], str(c)) for c in frame.columns))
+        table.add_row(*(format_value(str(c), row[c]) for c in frame.columns))
     return table
+
+
+_PRINTED_NUMBER = r"—|-?[\d,.]+( ±[\d.]+%)?( [kMG]?B)?"
+
+
+def _printed_number(column: pd.Series) -> bool:
+    """Strings that print numbers ('22,847 ±3%', '1.5 MB', '—'): right-aligned like numbers."""
+    text = column.astype(str)
+    return bool(len(text)) and bool(text.str.fullmatch(_PRINTED_NUMBER).all())
 
 
 class _ProgressReporter:

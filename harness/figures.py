@@ -17,12 +17,15 @@ in the columns `<name>_low`, `<name>_high` and `<name>_n`.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
+
 Better = Literal["higher", "lower"]
 Stage = Literal["search", "query", "e2e"]
-Format = Literal["metric", "ms", "s", "rate", "bytes", "count", "ratio"]
+Format = Literal["metric", "ms", "s", "rate", "bytes", "size", "count", "ratio"]
 
 MISSING = "—"
 """How a missing value prints: never as 0."""
@@ -74,8 +77,8 @@ FIGURES: dict[str, Figure] = {
         Figure("vector_bytes", "embedding B", "B", "lower", "bytes"),
         Figure("index_bytes", "index B", "B", "lower", "bytes"),
         Figure("bytes_per_vector", "index B/doc", "B", "lower", "bytes"),
-        Figure("peak_rss_bytes", "peak RSS", "B", "lower", "bytes"),
-        Figure("index_rss_bytes", "index RSS", "B", "lower", "bytes"),
+        Figure("peak_rss_bytes", "peak RSS", "B", "lower", "size"),
+        Figure("index_rss_bytes", "index RSS", "B", "lower", "size"),
         Figure("probe_ms", "probe ms", "ms", "lower", "ms", True),
         Figure("threads", "threads", "", None, "count"),
         Figure("load_start", "load (start)", "", None, "ratio"),
@@ -136,9 +139,12 @@ def label(name: str) -> str:
 
 def format_value(name: str, value: object) -> str:
     """`value` of the figure `name` as printed in tables: metrics to four decimals, latencies
-    to three significant places, rates and bytes as whole numbers with thousands separators."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return MISSING if value is None else str(value)
+    to three significant places, rates and bytes as whole numbers with thousands separators,
+    memory in kB/MB/GB. Whole numbers of other columns (ranks, counts) print as they are."""
+    if value is None or value is pd.NA:
+        return MISSING
+    if isinstance(value, bool | str | numbers.Integral) or not isinstance(value, numbers.Real):
+        return str(value)
     number = float(value)
     if math.isnan(number):
         return MISSING
@@ -158,7 +164,16 @@ def format_value(name: str, value: object) -> str:
         return f"{number:,.0f}" if abs(number) >= 100 else f"{number:.1f}"
     if kind == "ratio":
         return f"{number:.2f}"
+    if kind == "size":
+        return _size(number)
     return f"{number:,.0f}"
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n_bytes) >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes:.0f} B"
 
 
 def format_spread(value: float, low: float, high: float) -> str:
@@ -172,7 +187,7 @@ def format_spread(value: float, low: float, high: float) -> str:
 def format_with_spread(name: str, value: object, low: object, high: object) -> str:
     """'22,847 ±3%' for a timed figure with its interval; the plain value without one."""
     text = format_value(name, value)
-    if not all(isinstance(v, int | float) for v in (value, low, high)):
+    if not all(isinstance(v, numbers.Real) for v in (value, low, high)):
         return text
     spread = format_spread(float(value), float(low), float(high))  # type: ignore[arg-type]
     return f"{text} {spread}" if spread else text

@@ -4,10 +4,14 @@ The protocol, for each stage of the query path (search, query side) of each cell
 
 1. warm-up: batch-1 calls cycling the queries for `warmup_s`, then one batched call, untimed;
 2. batch-1 latency: calls cycling the queries until `latency_samples` calls and one call per
-   query are timed, or `budget_s` has passed (p50/p95/p99 then rest on fewer calls, and the
-   count says so);
+   query are timed and `latency_min_s` has passed, or `budget_s` has passed (p50/p95/p99 then
+   rest on fewer calls, and the count says so);
 3. batched: calls over every query until `batch_repeats` are timed and together they took at
-   least `batch_min_s` (within `budget_s`, and at most MAX_BATCHES calls).
+   least `batch_min_s` (within `budget_s`; at most MAX_SINGLES and MAX_BATCHES calls).
+
+The minimum times make the medians (p50, and QPS from the median batched call) robust to the
+bursts of contention a shared machine has: a burst shorter than half the sampling window moves
+a median little. Tails (p95, p99) still see such bursts.
 
 `rounds` (`harness run --repeat N`) repeats all three N times. Every timed call is kept.
 """
@@ -35,6 +39,9 @@ from harness.spread import Series
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 T = TypeVar("T")
+MAX_SINGLES = 20_000
+"""Batch-1 calls per round at most: calls of a few microseconds would otherwise fill
+`latency_min_s` with hundreds of thousands of samples."""
 MAX_BATCHES = 200
 """Batched calls per round at most: a batch of a few tiny queries would otherwise repeat
 thousands of times to fill `batch_min_s`."""
@@ -49,9 +56,11 @@ class TimingSettings(BaseModel):
     """Untimed batch-1 calls before each stage is timed (then one untimed batched call)."""
     latency_samples: int = Field(1000, ge=1)
     """Timed batch-1 calls, cycling the queries (and at least one per query)."""
+    latency_min_s: float = Field(1.0, ge=0)
+    """Keep timing batch-1 calls until they took this long."""
     batch_repeats: int = Field(5, ge=1)
     """Timed batched calls over every query, at least."""
-    batch_min_s: float = Field(0.2, ge=0)
+    batch_min_s: float = Field(0.5, ge=0)
     """Keep timing batched calls until together they took this long."""
     budget_s: float = Field(30.0, gt=0)
     """Stop sampling a stage after this long, with at least one call timed."""
@@ -105,30 +114,52 @@ def time_stage(
     for round_ in range(settings.rounds):
         _warm_up(one, n_queries, settings.warmup_s)
         result = batch()
-        deadline = time.perf_counter() + settings.budget_s
-        for i in range(max(settings.latency_samples, n_queries)):
-            if i and time.perf_counter() > deadline:
-                break
-            position = i % n_queries
-            start = time.perf_counter()
-            one(position)
-            singles.append(time.perf_counter() - start)
-            asked.append(position)
-            single_rounds.append(round_)
-        spent: list[float] = []
-        deadline = time.perf_counter() + settings.budget_s
-        while len(spent) < settings.batch_repeats or (
-            sum(spent) < settings.batch_min_s and len(spent) < MAX_BATCHES
-        ):
-            if spent and time.perf_counter() > deadline:
-                break
-            start = time.perf_counter()
-            result = batch()
-            spent.append(time.perf_counter() - start)
-        batches += spent
-        batch_rounds += [round_] * len(spent)
+        seconds, positions = _time_singles(one, n_queries, settings)
+        singles += seconds
+        asked += positions
+        single_rounds += [round_] * len(seconds)
+        seconds, result = _time_batches(batch, settings)
+        batches += seconds
+        batch_rounds += [round_] * len(seconds)
     times = StageTimes(Series.of(singles, single_rounds, asked), Series.of(batches, batch_rounds))
     return times, cast(T, result)  # settings.rounds >= 1: batch() ran
+
+
+def _time_singles(
+    one: Callable[[int], object], n_queries: int, settings: TimingSettings
+) -> tuple[list[float], list[int]]:
+    """Batch-1 calls cycling the queries: seconds and query position of each."""
+    seconds: list[float] = []
+    positions: list[int] = []
+    wanted = max(settings.latency_samples, n_queries)
+    begun = time.perf_counter()
+    while len(seconds) < MAX_SINGLES:
+        if seconds:
+            spent = time.perf_counter() - begun
+            if spent > settings.budget_s or (
+                len(seconds) >= wanted and spent >= settings.latency_min_s
+            ):
+                break
+        position = len(seconds) % n_queries
+        start = time.perf_counter()
+        one(position)
+        seconds.append(time.perf_counter() - start)
+        positions.append(position)
+    return seconds, positions
+
+
+def _time_batches(batch: Callable[[], T], settings: TimingSettings) -> tuple[list[float], T]:
+    """Batched calls over every query: seconds of each, and the last one's result."""
+    seconds: list[float] = []
+    begun = time.perf_counter()
+    while True:
+        start = time.perf_counter()
+        result = batch()
+        seconds.append(time.perf_counter() - start)
+        if len(seconds) >= MAX_BATCHES or time.perf_counter() - begun > settings.budget_s:
+            return seconds, result
+        if len(seconds) >= settings.batch_repeats and sum(seconds) >= settings.batch_min_s:
+            return seconds, result
 
 
 def _warm_up(one: Callable[[int], object], n_queries: int, seconds: float) -> None:

@@ -87,7 +87,7 @@ def run_suite(
     skip: Collection[str] = frozenset(),
 ) -> list[CellResult]:
     """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
-    shared = _Shared(suite, reporter or SilentReporter(), cache)
+    shared = Session(suite, reporter or SilentReporter(), cache)
     results: list[CellResult] = []
     cells = suite.cells()
     for dataset_spec in suite.datasets:
@@ -130,8 +130,8 @@ def _load(spec: DatasetSpec, reporter: Reporter) -> Dataset:
     return dataset
 
 
-class _Shared:
-    """What the whole run shares: one instance (and one model load) per embedder, the speed
+class Session:
+    """What a whole run shares: one instance (and one model load) per embedder, the speed
     probe, and the query side's timings by dataset, model and thread count."""
 
     def __init__(self, suite: Suite, reporter: Reporter, cache: EmbeddingCache | None) -> None:
@@ -195,7 +195,7 @@ class _Group:
     """What the cells of one dataset x embedder share, and how a cell is timed and assembled."""
 
     def __init__(
-        self, shared: _Shared, dataset: Dataset, spec: DatasetSpec, ids: dict[Cell, str]
+        self, shared: Session, dataset: Dataset, spec: DatasetSpec, ids: dict[Cell, str]
     ) -> None:
         self.shared, self.suite, self.dataset = shared, shared.suite, dataset
         self.spec, self.ids = spec, ids
@@ -289,7 +289,7 @@ class _Group:
 
 
 def _run_group(
-    shared: _Shared,
+    shared: Session,
     dataset: Dataset,
     dataset_spec: DatasetSpec,
     embedder_spec: EmbedderSpec,
@@ -308,12 +308,7 @@ def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iter
     dataset = group.dataset
     label = f"{dataset.name} · {spec.name}"
 
-    def indexed() -> Any:
-        retriever = EMBEDDERS.get(spec.kind)(spec.params)
-        retriever.index(dataset.doc_texts)
-        return retriever
-
-    retriever, builds = group.build(indexed, label)
+    retriever, builds = group.build(functools.partial(indexed_retriever, spec, dataset), label)
     texts = dataset.query_texts
     cost = _no_encoding() | _index_cost(retriever.nbytes(), len(dataset.doc_ids))
     described = {"index_kind": "", "build_params": "", "search_effective": ""}
@@ -323,7 +318,7 @@ def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iter
         tokenise = functools.partial(_tokenise, retriever, texts)
         with thread_limit(cell.threads):
             query_times, encoded = time_stage(tokenise, len(texts), group.suite.timing)
-        search = functools.partial(_lexical_search, retriever, encoded, group.depth, cell.threads)
+        search = functools.partial(lexical_search, retriever, encoded, group.depth, cell.threads)
         series, machine, hits = group.timed_search(cell, search, label)
         series |= _named(query_times, "query", dataset.query_ids) | {"build": builds}
         yield group.result(cell, embedder, described, series, hits, cost | machine)
@@ -333,25 +328,11 @@ def _tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[An
     return list(retriever.encode_queries([texts[i] for i in rows]))
 
 
-def _lexical_search(
-    retriever: Any, encoded: list[Any], depth: int, threads: int, rows: np.ndarray
-) -> Hits:
-    hits: Hits = retriever.search([encoded[i] for i in rows], depth, threads)
-    return hits
-
-
 def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellResult]:
     shared, dataset = group.shared, group.dataset
-    derived = None
-    encoder_spec = spec
-    if spec.derived_from is not None:  # transforms another embedder's vectors
-        derived = EMBEDDERS.get(spec.kind)(spec.params)
-        encoder_spec = shared.suite.embedder(spec.derived_from)
-    vectors, encoding = _encode(group, encoder_spec)
-    if derived is not None:
-        vectors["document"], vectors["query"] = derived.transform(
-            vectors["document"], vectors["query"]
-        )
+    vectors, encoding = dense_vectors(shared, dataset, spec)
+    derived = EMBEDDERS.get(spec.kind)(spec.params) if spec.derived_from is not None else None
+    encoder_spec = encoder(shared.suite, spec)
     query_side = {
         n: shared.dense_query_side(dataset, encoder_spec, n)
         for n in dict.fromkeys(c.threads for c in cells)
@@ -387,9 +368,29 @@ def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterat
                     yield CellResult(cell, group.ids[cell], "failed", error=_failure(err))
 
 
-def _encode(group: _Group, spec: EmbedderSpec) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def encoder(suite: Suite, spec: EmbedderSpec) -> EmbedderSpec:
+    """The embedder that encodes for `spec`: itself, or the one a derived embedder transforms."""
+    return spec if spec.derived_from is None else suite.embedder(spec.derived_from)
+
+
+def dense_vectors(
+    shared: Session, dataset: Dataset, spec: EmbedderSpec
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """A dense embedder's document and query vectors (a derived one's transformed from its
+    base's), with the encoding figures."""
+    vectors, encoding = _encode(shared, dataset, encoder(shared.suite, spec))
+    if spec.derived_from is not None:
+        derived = EMBEDDERS.get(spec.kind)(spec.params)
+        vectors["document"], vectors["query"] = derived.transform(
+            vectors["document"], vectors["query"]
+        )
+    return vectors, encoding
+
+
+def _encode(
+    shared: Session, dataset: Dataset, spec: EmbedderSpec
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Both sides' vectors, from the cache where it has them; encoding throughput."""
-    shared, dataset = group.shared, group.dataset
     cache = shared.cache
     sides = {
         "document": (dataset.doc_texts, dataset.corpus_fingerprint),
@@ -455,31 +456,13 @@ def _ordered_cells(
     label = f"{group.dataset.name} · {todo[0].embedder} · {spec.name}"
     label += f" order={order}" if order is not None else ""
     documents, queries = vectors["document"], vectors["query"]
-    # a seeded permutation of the insertion order; hits are mapped back to positions
-    permutation = (
-        None if order is None else np.random.default_rng(order).permutation(len(documents))
-    )
-    inserted = documents if permutation is None else np.ascontiguousarray(documents[permutation])
-
-    def built() -> Any:
-        index = INDEXES.get(spec.kind)(spec.build)
-        index.build(inserted)
-        return index
-
-    index, builds = group.build(built, label)
+    index, builds = group.build(OrderedIndex(spec, documents, order).build, label)
     cost = encoded.encoding | _index_cost(index.nbytes(), len(group.dataset.doc_ids))
-
-    def search(settings: Any, threads: int, rows: np.ndarray) -> Hits:
-        scores, ids = index.search(queries[rows], group.depth, settings, threads)
-        if permutation is not None:
-            ids = np.where(ids >= 0, permutation[np.maximum(ids, 0)], -1)
-        return scores, ids
-
     for settings in spec.search:
         for cell in [c for c in todo if c.search == search_key(settings)]:
             series, machine, hits = group.timed_search(
                 cell,
-                functools.partial(search, settings, cell.threads),
+                functools.partial(index.search, queries, group.depth, settings, cell.threads),
                 f"{label} {cell.search}",
             )
             agreement = {  # neighbours found, against exact search on the same vectors
@@ -492,7 +475,7 @@ def _ordered_cells(
                 "index_kind": spec.kind,
                 "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
                 "search_effective": json.dumps(
-                    index.effective(settings, group.depth), sort_keys=True
+                    index.index.effective(settings, group.depth), sort_keys=True
                 ),
                 "insertion_seed": order,
             }
@@ -500,6 +483,56 @@ def _ordered_cells(
             yield group.result(
                 cell, encoded.embedder, described, series, hits, cost | agreement | machine
             )
+
+
+class OrderedIndex:
+    """An index built over the documents in a seeded insertion order (None: their own order),
+    whose searches map hits back to document positions."""
+
+    def __init__(self, spec: IndexSpec, documents: np.ndarray, order: int | None) -> None:
+        self.spec = spec
+        self.permutation = (
+            None if order is None else np.random.default_rng(order).permutation(len(documents))
+        )
+        self._inserted = (
+            documents
+            if self.permutation is None
+            else np.ascontiguousarray(documents[self.permutation])
+        )
+        self.index: Any = None
+
+    def build(self) -> OrderedIndex:
+        self.index = None  # an earlier build is freed first
+        index = INDEXES.get(self.spec.kind)(self.spec.build)
+        index.build(self._inserted)
+        self.index = index
+        return self
+
+    def nbytes(self) -> int:
+        return int(self.index.nbytes())
+
+    def search(
+        self, queries: np.ndarray, depth: int, settings: Any, threads: int, rows: np.ndarray
+    ) -> Hits:
+        scores, ids = self.index.search(queries[rows], depth, settings, threads)
+        if self.permutation is not None:
+            ids = np.where(ids >= 0, self.permutation[np.maximum(ids, 0)], -1)
+        return scores, ids
+
+
+def indexed_retriever(spec: EmbedderSpec, dataset: Dataset) -> Any:
+    """A lexical retriever that has indexed the dataset's corpus."""
+    retriever = EMBEDDERS.get(spec.kind)(spec.params)
+    retriever.index(dataset.doc_texts)
+    return retriever
+
+
+def lexical_search(
+    retriever: Any, encoded: list[Any], depth: int, threads: int, rows: np.ndarray
+) -> Hits:
+    """Search the queries at `rows` among `encoded` (their tokens, for BM25)."""
+    hits: Hits = retriever.search([encoded[i] for i in rows], depth, threads)
+    return hits
 
 
 def _failure(err: Exception) -> str:

@@ -48,8 +48,9 @@ class _SuiteFile(BaseModel):
     """Expected metric values of cells, graded by `harness check`."""
     gates: list[str] = []
     """How far a run may move from a baseline, checked by `harness compare`."""
-    threads: int | list[int] = 1
-    """Threads (CPUs) every search runs on; a list sweeps them. Indexes may set their own."""
+    threads: Any = 1
+    """Threads (CPUs) every search runs on, or a list to sweep; checked by `_threads`. Indexes
+    may set their own."""
     timing: dict[str, Any] = {}
     """The timing protocol's settings (harness.measure.TimingSettings)."""
 
@@ -81,7 +82,7 @@ class _IndexHead(BaseModel):
     insertion_seeds: list[int] = []
     """Build once per seed, inserting the documents in that seeded random order, to measure
     how much the result depends on insertion order; empty: the collection's own order."""
-    threads: int | list[int] | None = None
+    threads: Any = None
     """Threads (CPUs) this index's searches run on, or a list to sweep; None: the suite's."""
 
 
@@ -267,7 +268,7 @@ def load_suite(path: str | Path) -> Suite:
     return dataclasses.replace(suite, expectations=expectations, gates=gates, warnings=warnings)
 
 
-def _threads(doc: LocatedYaml, loc: Loc, value: int | list[int]) -> tuple[int, ...]:
+def _threads(doc: LocatedYaml, loc: Loc, value: Any) -> tuple[int, ...]:
     counts = value if isinstance(value, list) else [value]
     if not counts or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts):
         raise doc.error(

@@ -4,16 +4,22 @@ the ratio of a figure between two runs with its interval, which is what a cost g
 A timed figure is a statistic of one or more series of timed calls: batch-1 latencies
 (`search.single`, `query.single`, and `e2e.single`, which pairs the two), batched calls over
 every query (`search.batch`, `query.batch`), index builds (`build`) and the machine's speed
-probe (`probe`). An interval resamples each series with replacement and takes percentiles of
-the statistic over the resamples, as scipy.stats.bootstrap's percentile method does. When a
-series was timed in several rounds (`harness run --repeat N`), whole rounds are resampled
-first and calls within them second, so drift between rounds widens the interval.
+probe (`probe`).
+
+Intervals (95%): a latency percentile gets the distribution-free interval of a quantile from
+order statistics (as scipy.stats.quantile_test gives it), exact and cheap for tens of
+thousands of calls. Other figures, and the ratio of a figure between two runs, get a bootstrap
+interval: each series resampled with replacement, percentiles of the statistic over the
+resamples (scipy.stats.bootstrap's percentile method). When a series was timed in several
+rounds (`harness run --repeat N`), every interval bootstraps whole rounds first and calls
+within them second, so drift between rounds widens it.
 
 numpy only: scipy serves as the reference in the tests.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +36,7 @@ Statistic = Callable[[Sequence[FloatArray], int], FloatArray]
 
 CONFIDENCE = 0.95
 RESAMPLES = 1000
+_MS = 1e3  # latency figures are in milliseconds, timed calls in seconds
 _BLOCK_ENTRIES = 1 << 21  # resampled values held at once: a few tens of MiB
 
 
@@ -77,11 +84,13 @@ class TimedFigure:
     name: str
     series: tuple[str, ...]
     statistic: Statistic
+    quantile: float | None = None
+    """For a latency percentile: which quantile of its one series (0.95 for p95), in ms."""
 
 
 def _percentile_ms(p: float) -> Statistic:
     def statistic(xs: Sequence[FloatArray], n: int) -> FloatArray:
-        return np.asarray(np.percentile(xs[0], p, axis=-1) * 1e3, dtype=np.float64)
+        return np.asarray(np.percentile(xs[0], p, axis=-1) * _MS, dtype=np.float64)
 
     return statistic
 
@@ -101,12 +110,13 @@ def _median_s(xs: Sequence[FloatArray], n: int) -> FloatArray:
 
 
 def _median_ms(xs: Sequence[FloatArray], n: int) -> FloatArray:
-    return np.asarray(np.median(xs[0], axis=-1) * 1e3, dtype=np.float64)
+    return np.asarray(np.median(xs[0], axis=-1) * _MS, dtype=np.float64)
 
 
 def _latencies(prefix: str, series: str) -> list[TimedFigure]:
     return [
-        TimedFigure(f"{prefix}latency_p{p}_ms", (series,), _percentile_ms(p)) for p in (50, 95, 99)
+        TimedFigure(f"{prefix}latency_p{p}_ms", (series,), _percentile_ms(p), p / 100)
+        for p in (50, 95, 99)
     ]
 
 
@@ -174,8 +184,37 @@ def estimate(
         return timed.statistic(xs, n_queries)
 
     value = float(statistic([s.seconds[None, :] for s in needed])[0])
-    low, high = _interval(_resampled(statistic, needed, resamples, seed), confidence)
+    if timed.quantile is not None and len(np.unique(needed[0].rounds)) <= 1:
+        low, high = quantile_interval(needed[0].seconds, timed.quantile, confidence)
+        low, high = low * _MS, high * _MS
+    else:
+        low, high = _interval(_resampled(statistic, needed, resamples, seed), confidence)
     return Estimate(value, low, high, min(len(s) for s in needed))
+
+
+def quantile_interval(values: FloatArray, p: float, confidence: float) -> tuple[float, float]:
+    """The distribution-free interval of the p-quantile of iid `values`: the order statistics
+    whose ranks bound it with the binomial distribution (scipy.stats.quantile_test's
+    confidence_interval); NaN for an end too few values can bound (p99 of 100 calls)."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    alpha = (1 - confidence) / 2
+    cdf = _binomial_cdf(n, p)
+    low_index = int(np.searchsorted(cdf, alpha, side="left")) - 1  # ppf(alpha) - 1
+    # isf(alpha): the smallest k whose survival P(X > k) = 1 - cdf(k) is at most alpha
+    high_index = int(np.searchsorted(cdf, 1 - alpha, side="left"))
+    low = float(ordered[low_index]) if low_index >= 0 else math.nan
+    high = float(ordered[high_index]) if high_index < n else math.nan
+    return low, high
+
+
+def _binomial_cdf(n: int, p: float) -> FloatArray:
+    """P(X <= k) for k = 0..n, X ~ Binomial(n, p), summed from the pmf in log space."""
+    k = np.arange(n + 1, dtype=np.float64)
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log((n - k[:-1]) / (k[:-1] + 1)))])
+    log_pmf = log_choose + k * math.log(p) + (n - k) * math.log1p(-p)
+    cdf: FloatArray = np.cumsum(np.exp(log_pmf - log_pmf.max())) * math.exp(log_pmf.max())
+    return np.minimum(cdf, 1.0)
 
 
 def ratio(
@@ -208,20 +247,88 @@ def ratio(
     return Estimate(value, low, high, min(len(s) for s in both))
 
 
+def interleaved_ratio(
+    figure: str,
+    baseline: Mapping[str, Series],
+    candidate: Mapping[str, Series],
+    n_queries: int,
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> tuple[Estimate, FloatArray, FloatArray] | None:
+    """Two configurations timed in alternating rounds: the figure in each round on each side,
+    candidate / baseline per round, and the median of those ratios with a bootstrap interval
+    over rounds. Returns (ratio, baseline per round, candidate per round); None without the
+    series."""
+    timed = TIMED_FIGURES[figure]
+    base, cand = _needed(timed, baseline), _needed(timed, candidate)
+    if base is None or cand is None:
+        return None
+    rounds = sorted(set(np.unique(base[0].rounds)) & set(np.unique(cand[0].rounds)))
+
+    def per_round(series: list[Series]) -> FloatArray:
+        return np.array(
+            [
+                timed.statistic([s.seconds[s.rounds == r][None, :] for s in series], n_queries)[0]
+                for r in rounds
+            ]
+        )
+
+    then, now = per_round(base), per_round(cand)
+    ratios = now / then
+    rng = np.random.default_rng(seed)
+    medians = np.median(ratios[rng.integers(0, len(ratios), (resamples, len(ratios)))], axis=1)
+    low, high = _interval(medians, confidence)
+    return Estimate(float(np.median(ratios)), low, high, len(rounds)), then, now
+
+
 def summarize(series: Mapping[str, Series], n_queries: int) -> dict[str, float]:
     """Every timed figure the series allow, as columns: the value, its interval and its count
-    (harness.figures.spread_columns); NaN for figures without their series."""
+    (harness.figures.spread_columns); NaN for figures without their series. Figures of the same
+    series share their bootstrap resamples (each as `estimate` would draw them)."""
     series = with_end_to_end(series)
     columns: dict[str, float] = {}
-    for name in TIMED_FIGURES:
-        found = estimate(name, series, n_queries)
-        names = (name, *spread_columns(name))
-        if found is None:
-            columns |= dict.fromkeys(names, math.nan)
-        else:
-            values = (found.value, found.low, found.high, float(found.n))
-            columns |= dict(zip(names, values, strict=True))
+    by_series: dict[tuple[str, ...], list[TimedFigure]] = defaultdict(list)
+    for timed in TIMED_FIGURES.values():
+        by_series[timed.series].append(timed)
+    for figures in by_series.values():
+        needed = _needed(figures[0], series)
+        if needed is None:
+            for timed in figures:
+                columns |= dict.fromkeys((timed.name, *spread_columns(timed.name)), math.nan)
+            continue
+        one_round = all(len(np.unique(s.rounds)) <= 1 for s in needed)
+        booted = [t for t in figures if t.quantile is None or not one_round]
+        statistics = [functools.partial(_of_queries, t.statistic, n_queries) for t in booted]
+        resampled = dict(
+            zip(
+                [t.name for t in booted],
+                _resampled_many(statistics, needed, RESAMPLES, 0) if booted else [],
+                strict=True,
+            )
+        )
+        for timed in figures:
+            value = float(timed.statistic([s.seconds[None, :] for s in needed], n_queries)[0])
+            if timed.name in resampled:
+                low, high = _interval(resampled[timed.name], CONFIDENCE)
+            else:
+                assert timed.quantile is not None
+                low, high = quantile_interval(needed[0].seconds, timed.quantile, CONFIDENCE)
+                low, high = low * _MS, high * _MS
+            count = float(min(len(s) for s in needed))
+            columns |= dict(
+                zip(
+                    (timed.name, *spread_columns(timed.name)),
+                    (value, low, high, count),
+                    strict=True,
+                )
+            )
     return columns
+
+
+def _of_queries(statistic: Statistic, n_queries: int, xs: Sequence[FloatArray]) -> FloatArray:
+    return statistic(xs, n_queries)
 
 
 def _needed(timed: TimedFigure, series: Mapping[str, Series]) -> list[Series] | None:
@@ -245,7 +352,16 @@ def _resampled(
     resamples: int,
     seed: int,
 ) -> FloatArray:
-    """The statistic over `resamples` bootstrap resamples of every series.
+    return _resampled_many([statistic], series, resamples, seed)[0]
+
+
+def _resampled_many(
+    statistics: Sequence[Callable[[Sequence[FloatArray]], FloatArray]],
+    series: Sequence[Series],
+    resamples: int,
+    seed: int,
+) -> list[FloatArray]:
+    """Each statistic over the same `resamples` bootstrap resamples of every series.
 
     With one round each series is resampled call by call, block by block, drawing each
     series in turn as scipy.stats.bootstrap does (so a test can match it draw for draw).
@@ -256,19 +372,21 @@ def _resampled(
     rng = np.random.default_rng(seed)
     if all(len(np.unique(s.rounds)) <= 1 for s in series):
         block = max(1, _BLOCK_ENTRIES // max(len(s) for s in series))
-        parts = []
+        parts: list[list[FloatArray]] = [[] for _ in statistics]
         for start in range(0, resamples, block):
             size = min(block, resamples - start)
             drawn = [s.seconds[rng.integers(0, len(s), (size, len(s)))] for s in series]
-            parts.append(statistic(drawn))
-        return np.concatenate(parts)
+            for part, statistic in zip(parts, statistics, strict=True):
+                part.append(statistic(drawn))
+        return [np.concatenate(part) for part in parts]
     grouped = [s.by_round() for s in series]
-    values = np.empty(resamples, dtype=np.float64)
+    values = np.empty((len(statistics), resamples), dtype=np.float64)
     for b in range(resamples):
         drawn = []
         for rounds in grouped:
             picked = rng.integers(0, len(rounds), len(rounds))
             calls = [rounds[r][rng.integers(0, len(rounds[r]), len(rounds[r]))] for r in picked]
             drawn.append(np.concatenate(calls)[None, :])
-        values[b] = statistic(drawn)[0]
-    return values
+        for i, statistic in enumerate(statistics):
+            values[i, b] = statistic(drawn)[0]
+    return list(values)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+
+from harness.embedders import EMBEDDERS
+from harness.embedders.bm25 import BM25Retriever
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -89,3 +94,18 @@ def cranfield_vectors(data_dir: Path) -> tuple[object, object]:
     return embedder.encode(ds.doc_texts, "document", None), embedder.encode(
         ds.query_texts, "query", None
     )
+
+
+@EMBEDDERS.register("test-doubled-bm25")
+class DoubledBM25(BM25Retriever):
+    """BM25 whose every search is followed by a busy wait as long as the search took."""
+
+    family: ClassVar[Any] = "lexical"
+
+    def search(self, encoded: Any, k: int, threads: int = 1) -> Any:
+        start = time.perf_counter()
+        found = super().search(encoded, k, threads)
+        until = time.perf_counter() + (time.perf_counter() - start)
+        while time.perf_counter() < until:
+            pass
+        return found

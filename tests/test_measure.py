@@ -12,6 +12,7 @@ import pytest
 from harness import measure
 from harness.measure import (
     MAX_BATCHES,
+    MAX_SINGLES,
     MemoryWatch,
     TimingSettings,
     peak_rss_bytes,
@@ -35,7 +36,7 @@ class Calls:
 
 def test_warm_up_is_left_out_and_latency_rests_on_a_thousand_calls_cycling_the_queries() -> None:
     calls = Calls()
-    settings = TimingSettings(warmup_s=0.01, batch_min_s=0)
+    settings = TimingSettings(warmup_s=0.01, latency_min_s=0, batch_min_s=0)
     times, last = time_stage(calls, 7, settings)
     warm = calls.log.index(("batch", None))  # the untimed batched call ends the warm-up
     assert warm >= 1 and all(kind == "one" for kind, _ in calls.log[:warm])
@@ -83,6 +84,20 @@ def test_a_slow_stage_stops_at_the_budget_and_says_how_many_calls_it_timed(
     assert len(times.batch) == 1  # the budget stops the batched calls too, after one
 
 
+def test_fast_calls_are_timed_for_at_least_the_minimum_time_within_a_cap(
+    clock: FakeClock,
+) -> None:
+    def call(positions: np.ndarray) -> None:
+        clock.now += 0.01 if len(positions) == 1 else 0.0
+
+    settings = TimingSettings(warmup_s=0, latency_samples=10, latency_min_s=1.0)
+    times, _ = time_stage(call, 3, settings)
+    assert len(times.single) == 100  # 10 calls were wanted, and 1 s of them
+    fast = TimingSettings(warmup_s=0, latency_samples=10, latency_min_s=1e9, budget_s=1e9)
+    times, _ = time_stage(lambda positions: None, 3, fast)
+    assert len(times.single) == MAX_SINGLES
+
+
 def test_fast_batches_repeat_until_the_minimum_time_within_a_cap(clock: FakeClock) -> None:
     def call(positions: np.ndarray) -> None:
         clock.now += 0.001 if len(positions) > 1 else 0.0
@@ -95,7 +110,9 @@ def test_fast_batches_repeat_until_the_minimum_time_within_a_cap(clock: FakeCloc
 
 def test_rounds_repeat_every_measurement_and_label_its_calls() -> None:
     calls = Calls()
-    settings = TimingSettings(warmup_s=0, latency_samples=20, batch_min_s=0, rounds=3)
+    settings = TimingSettings(
+        warmup_s=0, latency_samples=20, latency_min_s=0, batch_min_s=0, rounds=3
+    )
     times, _ = time_stage(calls, 4, settings)
     assert times.single.rounds.tolist() == [0] * 20 + [1] * 20 + [2] * 20
     assert times.batch.rounds.tolist() == [0] * 5 + [1] * 5 + [2] * 5

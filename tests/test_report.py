@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import leaderboard, quality_vs_cost, rank_shift, to_markdown
-from harness.report.plots import pareto_frontier
+from harness.report.plots import AXES, pareto_frontier
 
 
 def _runs(rows: list[tuple[str, str, str, str, float, float, float]]) -> pd.DataFrame:
@@ -58,22 +58,81 @@ def test_plots_and_markdown_from_a_runs_table(tmp_path: Path) -> None:
         ]
     )
     paths = [
-        p
-        for cost in ("qps", "bytes_per_vector")
-        for p in quality_vs_cost(runs, "nDCG@10", cost, tmp_path)
+        p for axis in ("qps", "bytes") for p in quality_vs_cost(runs, "nDCG@10", axis, tmp_path)
     ]
     assert [p.name for p in paths] == ["d-ndcg_10-vs-qps.png", "d-ndcg_10-vs-bytes.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
     board = leaderboard(runs.assign(search_params="", status="ok"), ["nDCG@10"])
-    text = to_markdown(board)
+    text = to_markdown(board.shown)
     assert text.splitlines()[2].startswith("| d | a | exact | - | 0.6000 |")
 
 
 def test_values_are_formatted_by_what_they_measure() -> None:
-    from harness.report.leaderboard import format_value
+    from harness.figures import format_value, format_with_spread
 
-    assert format_value(70.8981, "docs/s") == "70.9"
-    assert format_value(833536.2, "QPS") == "833,536"
-    assert format_value(0.645082, "nDCG@10") == "0.6451"
-    assert format_value(0.1134, "p95 ms") == "0.11"
-    assert format_value(float("nan"), "QPS") == "—"
+    assert format_value("docs_per_s", 70.8981) == "70.9"
+    assert format_value("qps", 833536.2) == "833,536"
+    assert format_value("nDCG@10", 0.645082) == "0.6451"
+    assert format_value("latency_p95_ms", 0.1134) == "0.113"
+    assert format_value("latency_p95_ms", 12.345) == "12.35"
+    assert format_value("index_rss_bytes", 12_345_678.0) == "12.3 MB"
+    assert format_value("qps", float("nan")) == "—"
+    assert format_value("exact rank", 3) == "3"  # counts and ranks print as they are
+    assert format_with_spread("qps", 20_000.0, 19_000.0, 20_600.0) == "20,000 ±5.0%"
+    assert format_with_spread("qps", 20_000.0, float("nan"), float("nan")) == "20,000"
+
+
+def test_a_point_is_on_the_frontier_unless_beaten_beyond_the_noise() -> None:
+    points = pd.DataFrame(
+        {
+            "m": [0.50, 0.50, 0.49, 0.60],
+            "qps": [1000.0, 900.0, 2000.0, 100.0],
+            "low": [950.0, 850.0, 1900.0, 90.0],
+            "high": [1050.0, 960.0, 2100.0, 110.0],
+        }
+    )
+    noisy = pareto_frontier(points, "m", "qps", True, "low", "high")["qps"].tolist()
+    # 900 and 1000 overlap at equal quality: neither beats the other beyond the noise
+    assert noisy == [2000.0, 1000.0, 900.0, 100.0]
+    plain = pareto_frontier(points, "m", "qps", True)["qps"].tolist()
+    assert plain == [2000.0, 1000.0, 100.0]  # without intervals 1000 beats 900
+
+
+def test_the_leaderboard_shows_end_to_end_figures_when_query_sides_differ() -> None:
+    rows = pd.DataFrame(
+        {
+            "dataset": ["d", "d"],
+            "embedder": ["minilm", "bm25"],
+            "index": ["exact", ""],
+            "index_kind": ["faiss-flat", ""],
+            "embedder_kind": ["sentence-transformers", "bm25"],
+            "query_encoder": ["sentence-transformers:minilm", "bm25:bm25"],
+            "search_params": ["", ""],
+            "status": ["ok", "ok"],
+            "nDCG@10": [0.6, 0.5],
+            "qps": [20_000.0, 9_000.0],
+            "e2e_qps": [150.0, 8_000.0],
+            "e2e_qps_low": [140.0, 7_880.0],
+            "e2e_qps_high": [155.0, 8_100.0],
+        }
+    )
+    board = leaderboard(rows, ["nDCG@10"])
+    assert board.stage == "e2e" and "QPS (e2e)" in board.shown.columns
+    assert board.shown["QPS (e2e)"].tolist() == ["150 ±6.7%", "8,000 ±1.5%"]
+    assert "end-to-end" in board.notes[0]
+    same_side = leaderboard(rows.iloc[:1], ["nDCG@10"])
+    assert same_side.stage == "search" and same_side.shown["QPS (search)"].tolist() == ["20,000"]
+
+
+def test_binary_codes_in_a_float_index_are_noted_and_plotted_at_their_code_size(
+    tmp_path: Path,
+) -> None:
+    runs = _runs([("d", "bits", "exact", "faiss-flat", 0.58, 20_000, 1536)]).assign(
+        embedder_kind="quantize", vector_bytes=48.0
+    )
+    board = leaderboard(runs.assign(search_params=""), ["nDCG@10"])
+    assert any("bits (48 B codes) searched through exact (faiss-flat)" in n for n in board.notes)
+    from harness.report.plots import _points
+
+    points, label = _points(runs, "bytes", AXES["bytes"])
+    assert points["x"].tolist() == [48.0] and "smaller" in label

@@ -150,6 +150,24 @@ BAD_SUITES = [
         5,
         r"embedders\[0\]\.of: 'minlm' is not a dense embedder of this suite\. Did you mean 'minilm'\?",
     ),
+    (("name: t", "name: t\nthreads: 0"), 2, r"threads: threads must be a whole number >= 1"),
+    (("name: t", "name: t\nthreads: [1, 2, 1]"), 2, r"a thread count appears twice"),
+    (("name: t", "name: t\nthreads: yes"), 2, r"threads must be a whole number"),
+    (
+        ("kind: faiss-flat}", "kind: faiss-flat, threads: [0]}"),
+        8,
+        r"indexes\[0\]\.threads: threads must be a whole number >= 1",
+    ),
+    (
+        ("name: t", "name: t\ntiming: {latency_sample: 10}"),
+        2,
+        r"timing\.latency_sample: unknown key 'latency_sample'\. Did you mean 'latency_samples'",
+    ),
+    (
+        ("name: t", "name: t\ntiming: {budget_s: 0}"),
+        2,
+        r"timing\.budget_s: Input should be greater",
+    ),
 ]
 
 
@@ -193,6 +211,44 @@ def test_shipped_suites_validate(monkeypatch: pytest.MonkeyPatch, data_dir: Path
     monkeypatch.setenv("HARNESS_DATA_DIR", str(data_dir))
     for path in sorted(Path(__file__).parent.parent.glob("suites/*.yaml")):
         assert load_suite(path).cells(), path
+
+
+def test_threads_sweep_a_suite_and_an_index_sets_its_own(
+    write_suite: WriteSuite, write_beir: WriteBeir
+) -> None:
+    write_beir("tiny")
+    two = "{name: exact, kind: faiss-flat}\n  - {name: one, kind: faiss-flat, threads: 1}"
+    suite = load_suite(write_suite(_suite("tiny", index=two, extra="threads: [1, 2]\n")))
+    keys = [c.key for c in suite.cells()]
+    assert keys == [
+        "tiny/bm25/-/-",
+        "tiny/bm25/-/-/threads=2",
+        "tiny/minilm/exact/-",
+        "tiny/minilm/exact/-/threads=2",
+        "tiny/minilm/one/-",
+    ]
+    ids = {c.key: suite.cell_id(c, "f" * 64) for c in suite.cells()}
+    assert len(set(ids.values())) == 5  # threads enter the id ...
+    default = load_suite(write_suite(_suite("tiny")))
+    # ... but single-threaded cells keep the ids they had before threads were a setting
+    assert ids["tiny/bm25/-/-"] == default.cell_id(default.cells()[0], "f" * 64)
+    assert suite.timing.latency_samples == 1000 and suite.timing.rounds == 1
+
+
+def test_quantised_codes_in_an_index_of_wider_values_warn_at_validation(
+    write_suite: WriteSuite, write_beir: WriteBeir
+) -> None:
+    write_beir("tiny")
+    codes = "{name: bits, kind: quantize, of: minilm, precision: binary}"
+    indexes = "{name: exact, kind: faiss-flat}\n  - {name: hamming, kind: faiss-binary}"
+    text = _suite("tiny", index=indexes).replace(
+        "  - {name: bm25, kind: bm25}", "  - {name: bm25, kind: bm25}\n  - " + codes
+    )
+    path = write_suite(text)
+    (warning,) = load_suite(path).warnings
+    assert warning.startswith(f"{path}:6: 'bits' stores 1-bit codes per dimension")
+    assert "'exact' (faiss-flat, 32 bits)" in warning and "hamming" not in warning
+    assert load_suite(write_suite(_suite("tiny"))).warnings == ()
 
 
 def test_cell_ids_are_stable(write_suite: WriteSuite, write_beir: WriteBeir) -> None:

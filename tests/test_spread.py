@@ -15,6 +15,7 @@ from harness.spread import (
     Series,
     end_to_end,
     estimate,
+    quantile_interval,
     ratio,
     summarize,
 )
@@ -24,21 +25,43 @@ def _latencies(seed: int, n: int = 500, scale: float = 1e-4) -> np.ndarray:
     return np.random.default_rng(seed).lognormal(np.log(scale), 0.3, n)
 
 
-def test_a_percentile_and_its_interval_match_scipy_bootstrap() -> None:
+def test_a_percentile_and_its_interval_match_scipy_quantile_test() -> None:
     calls = _latencies(0)
-    found = estimate("latency_p95_ms", {"search.single": Series.of(calls)}, 100, seed=7)
+    found = estimate("latency_p95_ms", {"search.single": Series.of(calls)}, 100)
+    assert found is not None
+    reference = stats.quantile_test(calls, q=0, p=0.95).confidence_interval(0.95)
+    assert found.value == pytest.approx(np.percentile(calls, 95) * 1e3, rel=1e-12)
+    assert (found.low, found.high) == (reference.low * 1e3, reference.high * 1e3)
+    assert found.n == 500
+    # too few calls to bound p99 from above: the interval says so rather than invent an end
+    few = estimate("latency_p99_ms", {"search.single": Series.of(calls[:100])}, 100)
+    assert few is not None and math.isnan(few.high) and few.low < few.value
+
+
+def test_quantile_intervals_equal_scipy_s_for_many_sizes_and_levels() -> None:
+    rng = np.random.default_rng(1)
+    for n in (5, 17, 100, 999, 4096, 20_000):
+        values = rng.lognormal(0, 1, n)
+        for p in (0.5, 0.95, 0.99):
+            for confidence in (0.9, 0.95, 0.99):
+                ours = quantile_interval(values, p, confidence)
+                theirs = stats.quantile_test(values, q=1, p=p).confidence_interval(confidence)
+                assert np.allclose(ours, (theirs.low, theirs.high), equal_nan=True, rtol=0)
+
+
+def test_a_batched_figure_s_interval_matches_scipy_bootstrap() -> None:
+    batches = _latencies(8, 30, 5e-3)
+    found = estimate("qps", {"search.batch": Series.of(batches)}, 200, seed=7)
     assert found is not None
     reference = stats.bootstrap(
-        (calls,),
-        lambda x, axis: np.percentile(x, 95, axis=axis) * 1e3,
+        (batches,),
+        lambda x, axis: 200 / np.median(x, axis=axis),
         n_resamples=RESAMPLES,
         method="percentile",
         rng=np.random.default_rng(7),
     )
-    assert found.value == pytest.approx(np.percentile(calls, 95) * 1e3, rel=1e-12)
     assert found.low == pytest.approx(reference.confidence_interval.low, rel=1e-12)
     assert found.high == pytest.approx(reference.confidence_interval.high, rel=1e-12)
-    assert found.n == 500
 
 
 def test_the_ratio_of_two_runs_matches_scipy_bootstrap_of_two_independent_samples() -> None:
@@ -127,3 +150,19 @@ def test_summarize_gives_every_timed_figure_its_interval_and_count_or_nan() -> N
 
 def test_every_figure_with_a_spread_has_a_statistic() -> None:
     assert {n for n, f in FIGURES.items() if f.spread} == set(TIMED_FIGURES)
+
+
+def test_summarize_shares_resamples_yet_equals_each_estimate() -> None:
+    series = {
+        "search.single": Series.of(_latencies(6, 400), queries=np.arange(400) % 40),
+        "search.batch": Series.of(_latencies(7, 9, 3e-3)),
+    }
+    columns = summarize(series, 40)
+    for name in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "qps"):
+        found = estimate(name, series, 40)
+        assert found is not None
+        assert (columns[name], columns[f"{name}_low"], columns[f"{name}_high"]) == (
+            found.value,
+            found.low,
+            found.high,
+        )

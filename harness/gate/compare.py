@@ -300,25 +300,22 @@ def _cost_gate(table: pd.DataFrame, i: int, gate: Gate, timings: _Timings) -> tu
         baseline * (found.low - 1),
         baseline * (found.high - 1),
     ]
-    amount = gate.amount if gate.relative else gate.amount / abs(baseline) if baseline else math.inf
-    slower = timings.machine_slowdown(cell)
     # the machine's own slowdown widens a gate on the figure's worse direction, never narrows
     worse = (gate.direction == "rise") == (better(gate.metric) == "lower")
-    allowance = slower if worse else 1.0
-    if gate.direction == "rise":
-        limit = (1 + amount) * allowance
-        fired = found.low > limit
-    else:
-        limit = (1 - amount) / allowance
-        fired = found.high < limit
-    confidence_text = f"{confidence * 100:g}%"
+    allowance = timings.machine_slowdown(cell) if worse else 1.0
+    fired, limit = gate.beyond_noise(found.low, found.high, baseline, allowance)
+    return fired, ratio_gate_text(gate, found, limit, confidence, allowance)
+
+
+def ratio_gate_text(
+    gate: Gate, found: Estimate, limit: float, confidence: float, allowance: float = 1.0
+) -> str:
+    """'qps drop > 20%: current/baseline 0.97 [0.93, 1.01] (95%) vs limit 0.80'."""
     text = (
-        f"{gate.text}: current/baseline {found.value:.2f} "
-        f"[{found.low:.2f}, {found.high:.2f}] ({confidence_text}) vs limit {limit:.2f}"
+        f"{gate.text}: current/baseline {found.value:.2f} [{found.low:.2f}, {found.high:.2f}] "
+        f"({confidence * 100:g}%) vs limit {limit:.2f}"
     )
-    if allowance > 1:
-        text += f" (machine {allowance:.2f}x slower)"
-    return fired, text
+    return text + (f" (machine {allowance:.2f}x slower)" if allowance > 1 else "")
 
 
 def _joined(first: object, second: str) -> str:

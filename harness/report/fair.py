@@ -21,8 +21,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.figures import format_value
 from harness.registry import did_you_mean
-from harness.report.leaderboard import format_value, search_label
+from harness.report.leaderboard import search_label
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -290,7 +291,7 @@ def to_markdown(board: FairLeaderboard) -> str:
         values = board.matrix.loc[system].to_numpy(dtype=float)
         states = [str(state) for state in board.status.loc[system]]
         cells = [
-            format_value(float(value), board.metric)
+            format_value(board.metric, float(value))
             if not math.isnan(value)
             else (MISSING if state == "not run" else f"{MISSING} {state}")
             for value, state in zip(values, states, strict=True)
@@ -444,7 +445,7 @@ def _ranking_cell(column: str, value: object) -> str:
             return f"{number:.2f}"
         if column == "bt_strength":
             return f"{number:#.3g}"
-        return format_value(number, column)
+        return format_value(column, number)
     return str(value)
 
 

@@ -1,42 +1,121 @@
-"""The leaderboard: runs table -> a compact ranking per dataset, as rows, Markdown and CSV."""
+"""The leaderboard: runs table -> a compact ranking per dataset, as numbers (CSV) and as printed
+(Markdown, terminal), each timed figure with its spread, and notes on what the figures mean.
+
+Where the rows compare embedders whose query side differs (a dense model against BM25, or two
+models), latency and QPS are end-to-end (encoding or tokenising the query, then searching);
+otherwise the query side is the same for every row and they are the search alone.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-COST_COLUMNS = {
-    "qps": "QPS",
-    "latency_p95_ms": "p95 ms",
-    "build_s": "build s",
-    "vector_bytes": "embedding B",  # one document vector as the embedder stores it
-    "bytes_per_vector": "index B/doc",  # the index as serialised, over the documents
-    "docs_per_s": "docs/s",
+from harness.figures import FIGURES, format_value, format_with_spread, spread_columns
+
+Stage = str
+
+COSTS = {
+    "search": ("qps", "latency_p95_ms"),
+    "e2e": ("e2e_qps", "e2e_latency_p95_ms"),
 }
+OTHER_COSTS = ("build_s", "vector_bytes", "bytes_per_vector", "index_rss_bytes", "docs_per_s")
+
+WIDER_STORAGE = 1.5
+"""An index storing more than this many times its embedder's code size per document stores
+wider values than the codes (floats for binary codes, say)."""
 
 
-def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per cell, best first within each dataset by the first metric; failures last."""
-    table = pd.DataFrame(
+@dataclass(frozen=True)
+class Leaderboard:
+    table: pd.DataFrame
+    """One row per cell, best first within each dataset by the first metric, failures last:
+    numbers, each timed figure with its interval's ends (`<label> low`, `<label> high`)."""
+    shown: pd.DataFrame
+    """The same rows as printed: figures formatted, each timed one with its spread."""
+    stage: Stage
+    """'e2e' or 'search': which latency and QPS the table shows."""
+    notes: list[str] = field(default_factory=list)
+
+
+def cost_stage(runs: pd.DataFrame) -> Stage:
+    """'e2e' where the rows' query sides differ (several query encoders, dense or lexical)
+    and end-to-end figures exist; else 'search'."""
+    if "e2e_qps" not in runs or runs["e2e_qps"].isna().all():
+        return "search"
+    encoders = runs["query_encoder"] if "query_encoder" in runs else runs["embedder_kind"]
+    return "e2e" if encoders.dropna().nunique() > 1 else "search"
+
+
+def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
+    stage = cost_stage(runs)
+    order = runs.assign(_failed=runs["status"] != "ok").sort_values(
+        ["dataset", "_failed", metrics[0]], ascending=[True, True, False], kind="stable"
+    )
+    order = order.drop(columns="_failed").reset_index(drop=True)
+    labels = pd.DataFrame(
         {
-            "dataset": runs["dataset"],
-            "embedder": runs["embedder"],
-            "index": runs["index"].replace("", "-"),
-            "search": runs["search_params"].map(search_label),
+            "dataset": order["dataset"],
+            "embedder": order["embedder"],
+            "index": order["index"].replace("", "-"),
+            "search": order["search_params"].map(search_label),
         }
     )
+    if "threads" in order and (order["threads"].fillna(1) != 1).any():
+        labels["threads"] = order["threads"]
+    table, shown = labels.copy(), labels.copy()
     for metric in metrics:
-        table[metric] = runs[metric]
-    for column, title in COST_COLUMNS.items():
-        table[title] = runs.get(column, math.nan)
-    table["status"] = runs["status"]
-    order = table.sort_values(
-        ["dataset", "status", metrics[0]], ascending=[True, False, False], kind="stable"
-    )
-    return order.reset_index(drop=True)
+        table[metric] = order[metric]
+        shown[metric] = order[metric].map(lambda v, m=metric: format_value(m, v))
+    for name in (*COSTS[stage], *OTHER_COSTS):
+        title = _title(name, stage)
+        values = order.get(name, pd.Series(math.nan, index=order.index))
+        table[title] = values
+        if FIGURES[name].spread:
+            low, high, _ = spread_columns(name)
+            lows = order.get(low, pd.Series(math.nan, index=order.index))
+            highs = order.get(high, pd.Series(math.nan, index=order.index))
+            table[f"{title} low"], table[f"{title} high"] = lows, highs
+            shown[title] = [
+                format_with_spread(name, v, lo, hi)
+                for v, lo, hi in zip(values, lows, highs, strict=True)
+            ]
+        else:
+            shown[title] = values.map(lambda v, n=name: format_value(n, v))
+    table["status"] = shown["status"] = order["status"]
+    return Leaderboard(table, shown, stage, _notes(order, stage))
+
+
+def _title(name: str, stage: Stage) -> str:
+    label = FIGURES[name].label
+    return label.replace(" e2e", "") + (f" ({stage})" if name in COSTS[stage] else "")
+
+
+def _notes(runs: pd.DataFrame, stage: Stage) -> list[str]:
+    what = {
+        "e2e": "end-to-end: the query side (encoding, or tokenising for BM25) plus the search",
+        "search": "the search alone: every row shares its query side",
+    }
+    notes = [
+        f"QPS and p95 ms are {what[stage]}; batched QPS, batch-1 p95; ± is the 95% bootstrap "
+        "interval over the timed calls"
+    ]
+    if not {"embedder_kind", "vector_bytes", "bytes_per_vector"} <= set(runs.columns):
+        return notes
+    quantised = runs[runs["embedder_kind"] == "quantize"]
+    wide = quantised[quantised["bytes_per_vector"] > WIDER_STORAGE * quantised["vector_bytes"]]
+    for _, row in wide.iterrows():
+        notes.append(
+            f"{row['embedder']} ({format_value('vector_bytes', row['vector_bytes'])} B codes) "
+            f"searched through {row['index']} ({row.get('index_kind', '')}), which stores "
+            f"{format_value('bytes_per_vector', row['bytes_per_vector'])} B per document: "
+            "wider values than the codes; the codes alone would take the embedding B"
+        )
+    return list(dict.fromkeys(notes))
 
 
 def search_label(search_params: str) -> str:
@@ -45,25 +124,10 @@ def search_label(search_params: str) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None) or "-"
 
 
-def format_value(value: object, column: str) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "—"
-        if column in ("p95 ms", "build s") or column.endswith(("_ms", "_s")):
-            return f"{value:.2f}"
-        if column in ("QPS", "docs/s", "embedding B", "index B/doc", "qps") or column.endswith(
-            "_per_s"
-        ):
-            return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
-        if abs(value) >= 100:  # counts and rates: QPS, docs/s, bytes
-            return f"{value:,.0f}"
-        return f"{value:.4f}"  # metrics
-    return str(value)
-
-
 def to_markdown(table: pd.DataFrame) -> str:
+    """A table as Markdown; numbers formatted by the figure their column names."""
     columns = list(table.columns)
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(format_value(row[c], c) for c in columns) + " |")
+        lines.append("| " + " | ".join(format_value(str(c), row[c]) for c in columns) + " |")
     return "\n".join(lines) + "\n"

@@ -1,87 +1,158 @@
 """Quality against cost, one PNG per dataset and cost axis (matplotlib Agg: no display needed).
 
-Each embedder x index is a curve through its search settings; the dashed line is the Pareto
-frontier: the configurations no other beats on both quality and the cost axis.
+Each embedder x index is a curve through its search settings, with error bars for the timing's
+95% interval. The dashed line joins the Pareto frontier: the configurations no other beats
+beyond the noise (as good in quality and better in cost beyond both intervals, or better in
+quality and as good in cost within them).
+
+Axes: `qps` (batched queries per second; end-to-end where the dataset's embedders have
+different query sides, else the search alone) and `bytes` (per document: the embedder's codes
+or the index, whichever is smaller, since a flat index over binary codes stores floats that
+a Hamming index would not).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from harness.report.leaderboard import search_label
+from harness.figures import spread_columns
+from harness.report.leaderboard import cost_stage, search_label
 
-# cost column -> (axis label, whether more is better, file name part)
+
+@dataclass(frozen=True)
+class Axis:
+    label: str
+    more_is_better: bool
+    slug: str
+
+
 AXES = {
-    "qps": ("queries per second (batched)", True, "qps"),
-    "bytes_per_vector": ("index bytes per vector", False, "bytes"),
+    "qps": Axis("queries per second (batched)", True, "qps"),
+    "bytes": Axis("bytes per document (codes or index, the smaller)", False, "bytes"),
 }
 
 
 def pareto_frontier(
-    points: pd.DataFrame, metric: str, cost: str, more_is_better: bool
+    points: pd.DataFrame,
+    metric: str,
+    cost: str,
+    more_is_better: bool,
+    low: str | None = None,
+    high: str | None = None,
 ) -> pd.DataFrame:
-    """Rows not dominated: no other row has a better metric and a cost at least as good."""
-    best_first = points.sort_values([cost, metric], ascending=[not more_is_better, False])
-    frontier, best = [], -math.inf
-    for _, row in best_first.iterrows():
-        if row[metric] > best:
-            frontier.append(row)
-            best = row[metric]
-    return pd.DataFrame(frontier)
+    """Rows no other row beats beyond the noise, best cost first. Q beats P when Q's quality is
+    at least P's and Q's cost interval lies wholly on the better side of P's, or Q's quality is
+    higher and its cost interval is not wholly on the worse side. Without `low`/`high` columns
+    the intervals are the points themselves: plain Pareto dominance."""
+    value = points[cost].to_numpy(float)
+    lows = points[low].fillna(points[cost]).to_numpy(float) if low else value
+    highs = points[high].fillna(points[cost]).to_numpy(float) if high else value
+    if not more_is_better:  # lower cost is better: mirror, so that higher is better below
+        lows, highs = -highs, -lows
+    quality = points[metric].to_numpy(float)
+    beaten = np.zeros(len(points), dtype=bool)
+    for p in range(len(points)):
+        clearly_cheaper = lows > highs[p]
+        not_dearer = highs >= lows[p]
+        beaten[p] = bool(
+            np.any((quality >= quality[p]) & clearly_cheaper)
+            | np.any((quality > quality[p]) & not_dearer)
+        )
+    frontier = points[~beaten]
+    return frontier.sort_values([cost, metric], ascending=[not more_is_better, False])
 
 
-def quality_vs_cost(runs: pd.DataFrame, metric: str, cost: str, out_dir: Path) -> list[Path]:
+def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    label, more_is_better, slug = AXES[cost]
+    spec = AXES[axis]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    ok = runs[(runs["status"] == "ok") & runs[metric].notna() & runs[cost].notna()]
-    for dataset, rows in ok.groupby("dataset", sort=True):
+    for dataset, rows in runs[runs["status"] == "ok"].groupby("dataset", sort=True):
+        points, label = _points(rows, axis, spec)
+        points = points[points[metric].notna() & points["x"].notna()]
+        if points.empty:
+            continue
         fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         markers = "osD^vP*Xhd<>"
-        indexes = sorted(rows["index"].unique())
-        for e, (embedder, by_embedder) in enumerate(rows.groupby("embedder", sort=True)):
-            for index, points in by_embedder.groupby("index", sort=True):
-                points = points.sort_values(cost)
-                ax.plot(
-                    points[cost],
-                    points[metric],
+        indexes = sorted(points["index"].unique())
+        for e, (embedder, by_embedder) in enumerate(points.groupby("embedder", sort=True)):
+            for index, line in by_embedder.groupby("index", sort=True):
+                line = line.sort_values("x")
+                errors = np.vstack(
+                    [
+                        (line["x"] - line["x_low"]).clip(lower=0).fillna(0),
+                        (line["x_high"] - line["x"]).clip(lower=0).fillna(0),
+                    ]
+                )
+                ax.errorbar(
+                    line["x"],
+                    line[metric],
+                    xerr=errors,
                     color=colours[e % len(colours)],
                     marker=markers[indexes.index(index) % len(markers)],
+                    capsize=2,
                     label=f"{embedder!s} · {str(index) or 'lexical'}",
                 )
-                for _, p in points.iterrows():
-                    if p["search_params"]:
+                for _, p in line.iterrows():
+                    note = _point_note(p, axis)
+                    if note:
                         ax.annotate(
-                            search_label(p["search_params"]),
-                            (p[cost], p[metric]),
+                            note,
+                            (p["x"], p[metric]),
                             fontsize=6,
                             xytext=(3, 3),
                             textcoords="offset points",
                         )
-        frontier = pareto_frontier(rows, metric, cost, more_is_better)
+        frontier = pareto_frontier(points, metric, "x", spec.more_is_better, "x_low", "x_high")
         ax.plot(
-            frontier[cost],
+            frontier["x"],
             frontier[metric],
             "k--",
             linewidth=0.8,
             alpha=0.6,
-            label="Pareto frontier",
+            label="Pareto frontier (beyond the noise)",
         )
-        if (rows[cost] > 0).all() and all(math.isfinite(v) for v in rows[cost]):
+        if (points["x"] > 0).all() and all(math.isfinite(v) for v in points["x"]):
             ax.set_xscale("log")
-        path = out_dir / f"{dataset}-{_slug(metric)}-vs-{slug}.png"
+        path = out_dir / f"{dataset}-{_slug(metric)}-vs-{spec.slug}.png"
         written.append(_save(fig, ax, label, metric, f"{dataset}: {metric} against {label}", path))
     return written
+
+
+def _points(rows: pd.DataFrame, axis: str, spec: Axis) -> tuple[pd.DataFrame, str]:
+    """The rows with the axis's value (x) and interval (x_low, x_high), and the axis label."""
+    if axis == "qps":
+        stage = cost_stage(rows)
+        figure = "e2e_qps" if stage == "e2e" else "qps"
+        low, high, _ = spread_columns(figure)
+        x = rows[figure]
+        bounds = (rows.get(low, x), rows.get(high, x))
+        what = "end-to-end" if stage == "e2e" else "search only"
+        return rows.assign(x=x, x_low=bounds[0], x_high=bounds[1]), f"{spec.label}, {what}"
+    codes = rows.get("vector_bytes", pd.Series(np.nan, index=rows.index))
+    smaller = np.fmin(codes, rows["bytes_per_vector"])  # NaN on one side: the other
+    return rows.assign(x=smaller, x_low=smaller, x_high=smaller), spec.label
+
+
+def _point_note(point: pd.Series, axis: str) -> str:
+    setting = search_label(point["search_params"]) if point["search_params"] else ""
+    if axis != "bytes":
+        return "" if setting == "-" else setting
+    codes = point.get("vector_bytes", math.nan)
+    if not pd.isna(codes) and point["bytes_per_vector"] > codes:
+        return f"codes ({point.get('index_kind') or 'index'} stores more)"
+    return str(point.get("index_kind") or "")
 
 
 def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:

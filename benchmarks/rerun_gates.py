@@ -1,0 +1,127 @@
+"""Do the default cost gates hold still for identical reruns, and catch a real slowdown?
+
+One real suite (Cranfield with all-MiniLM-L6-v2 from the embedding cache through faiss-flat,
+faiss-hnsw and hnswlib, and BM25) is run once as the baseline and then rerun 20 times back to
+back, each in a fresh process. Each rerun is compared with the baseline under the default gates
+(harness.gate.rules.default_gates, as `harness compare` applies them without --gate): every
+cost gate check must pass. Then a run whose HNSW search is wrapped in a deliberate delay that
+doubles its time is compared the same way: its HNSW latency and QPS gates must fail, and no
+other cell's.
+
+    python benchmarks/rerun_gates.py [--reruns 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from harness.gate.compare import Runs, compare
+from harness.gate.rules import DEFAULT_COST_GATES, default_gates
+from harness.indexes import INDEXES
+from harness.indexes.faiss_hnsw import FaissHNSW
+from harness.results import metric_columns, read_views
+
+SUITE = """\
+name: rerun-gates
+datasets:
+  - {name: cranfield, path: "${HARNESS_DATA_DIR}/cranfield", split: test}
+embedders:
+  - {name: minilm, kind: sentence-transformers, model: sentence-transformers/all-MiniLM-L6-v2}
+  - {name: bm25, kind: bm25}
+indexes:
+  - {name: exact, kind: faiss-flat}
+  - {name: hnsw, kind: HNSW_KIND, build: {M: 16, efConstruction: 100}, search: {efSearch: 64}}
+  - {name: hnswlib, kind: hnswlib, build: {M: 16, ef_construction: 100}, search: {ef: 64}}
+metrics: [nDCG@10]
+"""
+
+
+@INDEXES.register("doubled-faiss-hnsw")
+class DoubledHNSW(FaissHNSW):
+    """faiss HNSW whose every search is followed by a busy wait as long as the search took."""
+
+    requires: ClassVar[tuple[str, str] | None] = None
+
+    def search(self, queries: np.ndarray, k: int, params: Any, threads: int = 1) -> Any:
+        start = time.perf_counter()
+        found = super().search(queries, k, params, threads)
+        until = time.perf_counter() + (time.perf_counter() - start)
+        while time.perf_counter() < until:
+            pass
+        return found
+
+
+def run(suite: Path, out: Path) -> None:
+    command = [sys.executable, "-m", "harness", "run", str(suite), "--out", str(out), "--force"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_doubled(suite: Path, out: Path) -> None:
+    """In this process, where the doubled index kind is registered."""
+    from harness.cli import app
+
+    app(["run", str(suite), "--out", str(out), "--force"], standalone_mode=False)
+
+
+def gated(current: Path, baseline: Path) -> pd.DataFrame:
+    now, then = read_views(current), read_views(baseline)
+    metrics = metric_columns(now.rows)
+    result = compare(
+        Runs(now.rows, now.per_query, now.timings),
+        Runs(then.rows, then.per_query, then.timings),
+        metrics,
+        default_gates(metrics),
+    )
+    table = result.table
+    return table[(table["verdict"] != "") & ~table["figure"].isin(metrics)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reruns", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        suite, doubled = Path(tmp) / "suite.yaml", Path(tmp) / "doubled.yaml"
+        suite.write_text(SUITE.replace("HNSW_KIND", "faiss-hnsw"))
+        doubled.write_text(SUITE.replace("HNSW_KIND", "doubled-faiss-hnsw"))
+        run(suite, Path(tmp) / "warm")  # fills the embedding cache; not compared
+        run(suite, Path(tmp) / "baseline")
+        print(f"default cost gates: {'; '.join(DEFAULT_COST_GATES)}")
+        print(f"{'rerun':>5} {'failed':>7} {'checks':>7}  largest move (current / baseline)")
+        failures = 0
+        for i in range(args.reruns):
+            out = Path(tmp) / f"rerun{i}"
+            run(suite, out)
+            checks = gated(out, Path(tmp) / "baseline")
+            failed = checks[checks["verdict"] == "FAIL"]
+            failures += len(failed)
+            change = (checks["current"] / checks["baseline"]).to_numpy()
+            worst = checks.iloc[int(np.argmax(np.abs(np.log(change))))]
+            move = f"{worst['figure']} of {worst['cell']}: {change.max():.2f}x up / "
+            move += f"{change.min():.2f}x down"
+            print(f"{i + 1:>5} {len(failed):>7} {len(checks):>7}  {move}", flush=True)
+        print(f"identical reruns: {failures} failed cost gate checks (target 0)")
+        run_doubled(doubled, Path(tmp) / "doubled")
+        checks = gated(Path(tmp) / "doubled", Path(tmp) / "baseline")
+        print("\nHNSW search doubled by a deliberate delay:")
+        for _, row in checks.iterrows():
+            ratio = row["current"] / row["baseline"]
+            print(f"  {row['verdict']:<5} {row['cell']:<40} {row['figure']:<16} {ratio:.2f}x")
+        doubled_cells = checks["cell"].str.contains("/hnsw/")
+        caught = (checks.loc[doubled_cells, "verdict"] == "FAIL").all()
+        spared = (checks.loc[~doubled_cells, "verdict"] == "pass").all()
+        print(f"doubled HNSW caught: {caught}; other cells pass: {spared}")
+    return 0 if failures == 0 and caught and spared else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
