@@ -16,7 +16,10 @@ import pytrec_eval
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.results import ResultsStore, select
+from harness.gate.compare import Runs, compare
+from harness.gate.rules import default_gates
+from harness.report.leaderboard import leaderboard
+from harness.results import ResultsStore, Views, read_views, select, upgrade
 from tests.conftest import WriteBeir
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -192,3 +195,45 @@ def test_a_run_killed_mid_grid_resumes_to_the_same_table(data_dir: Path, tmp_pat
     pd.testing.assert_frame_equal(resumed, uninterrupted)
     per_query = pd.read_parquet(killed / "per_query.parquet")
     assert per_query.groupby("cell_id").size().eq(93 * 3).all()
+
+
+def test_results_written_by_schema_2_keep_loading_with_new_figures_missing(
+    tmp_path: Path,
+) -> None:
+    """The CI gate's baseline as harness wrote it before timed calls were kept (schema 2)."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "runs.parquet").write_bytes((GOLDEN / "runs-schema2.parquet").read_bytes())
+    (folder / "per_query.parquet").write_bytes((GOLDEN / "per_query-schema2.parquet").read_bytes())
+    views = read_views(folder)
+    rows = views.rows.set_index("cell")
+    assert (rows["schema_version"] == 3).all() and views.timings.empty
+    for new in ("e2e_qps", "qps_low", "latency_p50_ms_n", "threads", "index_rss_bytes"):
+        assert rows[new].isna().all(), new  # missing, never zero
+    assert rows.loc["cranfield/bm25/-/-", "qps"] > 0  # what schema 2 measured is kept
+    board = leaderboard(views.rows, ["nDCG@10"])  # figures without intervals print bare
+    assert board.stage == "search" and not board.shown["QPS (search)"].str.contains("±").any()
+    listed = runner.invoke(app, ["leaderboard", str(folder)])
+    assert listed.exit_code == 0 and "0.3817" in listed.output
+
+
+def test_a_new_run_compares_with_a_schema_2_baseline_by_amount_alone() -> None:
+    old = read_views_from(GOLDEN, "schema2")
+    new = old.rows.assign(e2e_latency_p50_ms=12.0, latency_p50_ms=old.rows["latency_p50_ms"] * 1.1)
+    result = compare(
+        Runs(new, old.per_query),
+        Runs(old.rows, old.per_query),
+        ["nDCG@10"],
+        default_gates(["nDCG@10"]),
+    )
+    assert result.failures.empty
+    gated = result.table[result.table["figure"] == "latency_p50_ms"]
+    assert (gated["verdict"] == "pass").all() and gated["gate"].str.contains("amount only").all()
+    assert any("e2e_latency_p50_ms: not recorded by the baseline" in n for n in result.notes)
+
+
+def read_views_from(folder: Path, schema: str) -> Views:
+    """The golden files of one schema, read as a results folder's views."""
+    rows = upgrade(pd.read_parquet(folder / f"runs-{schema}.parquet"))
+    per_query = pd.read_parquet(folder / f"per_query-{schema}.parquet")
+    return Views(rows, per_query, pd.DataFrame(), {})
