@@ -113,7 +113,7 @@ def run(
     from harness.errors import HarnessError
     from harness.gate.check import expected_values
     from harness.machine import load_average
-    from harness.report.conditions import machine_warnings
+    from harness.report.conditions import cell_conditions, machine_warnings
     from harness.runner import run_suite
 
     folder = out or Path("results") / loaded.name
@@ -144,6 +144,7 @@ def run(
             meta["load_end"] = load_average()
             latest = store.latest(cell_ids)
             measured = latest[latest["run_id"] == meta["run_id"]]
+            meta["cells"] = cell_conditions(measured)
             meta["warnings"] = machine_warnings(measured, int(meta["cpus_usable"]))
             store.write_manifest(meta)
             runs = store.write_views(cell_ids, meta)

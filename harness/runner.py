@@ -87,7 +87,7 @@ def run_suite(
     skip: Collection[str] = frozenset(),
 ) -> list[CellResult]:
     """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
-    shared = Session(suite, reporter or SilentReporter(), cache)
+    session = Session(suite, reporter or SilentReporter(), cache)
     results: list[CellResult] = []
     cells = suite.cells()
     for dataset_spec in suite.datasets:
@@ -102,24 +102,24 @@ def run_suite(
             finished: set[Cell] = set()
             try:
                 if dataset is None:
-                    dataset = _load(dataset_spec, shared.reporter)
+                    dataset = _load(dataset_spec, session.reporter)
                 ids = {c: suite.cell_id(c, dataset.fingerprint) for c in group}
                 for cell in [c for c in group if ids[c] in skip]:
                     finished.add(cell)
-                    shared.reporter.cell_skipped(cell, ids[cell])
+                    session.reporter.cell_skipped(cell, ids[cell])
                 todo = [c for c in group if c not in finished]
                 if todo:  # nothing to compute: no model loaded, nothing encoded
-                    computed = _run_group(shared, dataset, dataset_spec, embedder_spec, todo, ids)
+                    computed = _run_group(session, dataset, dataset_spec, embedder_spec, todo, ids)
                 for result in computed:
                     finished.add(result.cell)
                     results.append(result)
-                    shared.reporter.cell_done(result)
+                    session.reporter.cell_done(result)
             except Exception as err:  # recorded on each unfinished cell; the grid goes on
                 for cell in group:
                     if cell not in finished:
                         failed = CellResult(cell, ids[cell], "failed", error=_failure(err))
                         results.append(failed)
-                        shared.reporter.cell_done(failed)
+                        session.reporter.cell_done(failed)
     return results
 
 
@@ -195,9 +195,9 @@ class _Group:
     """What the cells of one dataset x embedder share, and how a cell is timed and assembled."""
 
     def __init__(
-        self, shared: Session, dataset: Dataset, spec: DatasetSpec, ids: dict[Cell, str]
+        self, session: Session, dataset: Dataset, spec: DatasetSpec, ids: dict[Cell, str]
     ) -> None:
-        self.shared, self.suite, self.dataset = shared, shared.suite, dataset
+        self.session, self.suite, self.dataset = session, session.suite, dataset
         self.spec, self.ids = spec, ids
         self.memory = MemoryWatch()
         # BEIR retrieves one extra hit when it will drop the query's own id
@@ -213,7 +213,7 @@ class _Group:
 
     def build(self, make: Callable[[], Any], label: str) -> tuple[Any, Series]:
         """Build with `make` once per round (the last build is kept), timing each build."""
-        self.shared.reporter.task(f"{label}: building", self.suite.timing.rounds)
+        self.session.reporter.task(f"{label}: building", self.suite.timing.rounds)
         self.memory.start_index()
         built, seconds = None, []
         for _ in range(self.suite.timing.rounds):
@@ -221,7 +221,7 @@ class _Group:
             with timed() as watch:
                 built = make()
             seconds.append(watch.seconds)
-            self.shared.reporter.advance(1)
+            self.session.reporter.advance(1)
         self.memory.after_build()
         return built, Series.of(seconds, np.arange(len(seconds)))
 
@@ -229,17 +229,17 @@ class _Group:
         self, cell: Cell, search: Callable[[np.ndarray], Hits], label: str
     ) -> tuple[dict[str, Series], dict[str, float], Hits]:
         """Time a cell's search on its thread count, with the machine's state around it."""
-        shared = self.shared
-        shared.reporter.task(f"{label}: timing the search", 1)
+        session = self.session
+        session.reporter.task(f"{label}: timing the search", 1)
         self.memory.before_search()
         load_start, cpu_start = load_average(), cpu_snapshot()
         with thread_limit(cell.threads):
-            probe = shared.probe.seconds()
+            probe = session.probe.seconds()
             times, hits = time_stage(search, len(self.dataset.query_ids), self.suite.timing)
-            probe += shared.probe.seconds()
+            probe += session.probe.seconds()
         cpu_end, load_end = cpu_snapshot(), load_average()
         self.memory.after_search()
-        shared.reporter.advance(1)
+        session.reporter.advance(1)
         machine = {
             "threads": float(cell.threads),
             "load_start": load_start,
@@ -289,14 +289,14 @@ class _Group:
 
 
 def _run_group(
-    shared: Session,
+    session: Session,
     dataset: Dataset,
     dataset_spec: DatasetSpec,
     embedder_spec: EmbedderSpec,
     cells: list[Cell],
     ids: dict[Cell, str],
 ) -> Iterator[CellResult]:
-    group = _Group(shared, dataset, dataset_spec, ids)  # memory is measured per group
+    group = _Group(session, dataset, dataset_spec, ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
     else:
@@ -314,7 +314,7 @@ def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iter
     described = {"index_kind": "", "build_params": "", "search_effective": ""}
     embedder = retriever.describe() | {"query_encoder": f"{spec.kind}:{spec.name}"}
     for cell in cells:
-        group.shared.reporter.task(f"{label}: timing tokenising", 1)
+        group.session.reporter.task(f"{label}: timing tokenising", 1)
         tokenise = functools.partial(_tokenise, retriever, texts)
         with thread_limit(cell.threads):
             query_times, encoded = time_stage(tokenise, len(texts), group.suite.timing)
@@ -329,22 +329,22 @@ def _tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[An
 
 
 def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellResult]:
-    shared, dataset = group.shared, group.dataset
-    vectors, encoding = dense_vectors(shared, dataset, spec)
+    session, dataset = group.session, group.dataset
+    vectors, encoding = dense_vectors(session, dataset, spec)
     derived = EMBEDDERS.get(spec.kind)(spec.params) if spec.derived_from is not None else None
-    encoder_spec = encoder(shared.suite, spec)
+    encoder_spec = encoder(session.suite, spec)
     query_side = {
-        n: shared.dense_query_side(dataset, encoder_spec, n)
+        n: session.dense_query_side(dataset, encoder_spec, n)
         for n in dict.fromkeys(c.threads for c in cells)
     }
     dim = vectors["document"].shape[1]
     encoding |= {
-        "model_load_s": shared.load_seconds(encoder_spec),  # once per run, for every dataset
+        "model_load_s": session.load_seconds(encoder_spec),  # once per run, for every dataset
         "dim": float(dim),
         # one document vector as the embedder stores it
         "vector_bytes": float(derived.vector_bytes(dim) if derived is not None else 4 * dim),
     }
-    embedder = shared.embedder(encoder_spec).describe()
+    embedder = session.embedder(encoder_spec).describe()
     if derived is not None:
         embedder |= {f"derived_{k}": v for k, v in derived.params.model_dump().items()}
     embedder["query_encoder"] = f"{encoder_spec.kind}:{encoder_spec.name}"
@@ -355,7 +355,7 @@ def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterat
         try:
             for result in _index_cells(
                 group,
-                shared.suite.index(index_name),
+                session.suite.index(index_name),
                 vectors | {"truth_scores": truth_scores},
                 _Encoded(embedder, encoding, query_side),
                 index_cells,
@@ -374,11 +374,11 @@ def encoder(suite: Suite, spec: EmbedderSpec) -> EmbedderSpec:
 
 
 def dense_vectors(
-    shared: Session, dataset: Dataset, spec: EmbedderSpec
+    session: Session, dataset: Dataset, spec: EmbedderSpec
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """A dense embedder's document and query vectors (a derived one's transformed from its
     base's), with the encoding figures."""
-    vectors, encoding = _encode(shared, dataset, encoder(shared.suite, spec))
+    vectors, encoding = _encode(session, dataset, encoder(session.suite, spec))
     if spec.derived_from is not None:
         derived = EMBEDDERS.get(spec.kind)(spec.params)
         vectors["document"], vectors["query"] = derived.transform(
@@ -388,29 +388,29 @@ def dense_vectors(
 
 
 def _encode(
-    shared: Session, dataset: Dataset, spec: EmbedderSpec
+    session: Session, dataset: Dataset, spec: EmbedderSpec
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Both sides' vectors, from the cache where it has them; encoding throughput."""
-    cache = shared.cache
+    cache = session.cache
     sides = {
         "document": (dataset.doc_texts, dataset.corpus_fingerprint),
         "query": (dataset.query_texts, dataset.queries_fingerprint),
     }
-    embedder = shared.embedder(spec)
+    embedder = session.embedder(spec)
     vectors, seconds, encoded = {}, {}, {}
     for side, (texts, fingerprint) in sides.items():
-        shared.reporter.task(f"{dataset.name} · {spec.name}: encoding {side}s", len(texts))
+        session.reporter.task(f"{dataset.name} · {spec.name}: encoding {side}s", len(texts))
         key = (
             embedder.cache_key(side) | {"texts": fingerprint, "count": len(texts)} if cache else {}
         )
         hit = cache.get(key) if cache else None
         if hit is not None:
-            shared.reporter.advance(len(texts))
+            session.reporter.advance(len(texts))
             vectors[side], seconds[side], encoded[side] = hit.vectors, hit.encode_seconds, 0
             continue
-        shared.loaded(spec)
+        session.loaded(spec)
         with timed() as watch:
-            fresh = embedder.encode(texts, side, shared.reporter.advance)
+            fresh = embedder.encode(texts, side, session.reporter.advance)
         vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
         seconds[side], encoded[side] = watch.seconds, len(texts)
     return vectors, {

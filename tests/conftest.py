@@ -30,6 +30,14 @@ def data_dir() -> Path:
     return folder
 
 
+QUICK_TIMING = (
+    "timing: {warmup_s: 0, latency_samples: 50, latency_min_s: 0, batch_repeats: 2, "
+    "batch_min_s: 0}\n"
+)
+"""For suites in tests that check quality, not cost: the timing protocol at its quickest."""
+QUICK_TIMING_FORMAT = QUICK_TIMING.replace("{", "{{").replace("}", "}}")
+"""The same line inside a suite written with str.format."""
+
 TINY_CORPUS = [
     {"_id": "d1", "title": "Cats", "text": "Cats are small domesticated carnivores."},
     {"_id": "d2", "title": "Dogs", "text": "Dogs are loyal companions and good guards."},

@@ -11,7 +11,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from harness.cli import app
-from tests.conftest import WriteBeir
+from tests.conftest import QUICK_TIMING, QUICK_TIMING_FORMAT, WriteBeir
 
 runner = CliRunner()
 
@@ -26,7 +26,8 @@ def test_help_imports_neither_torch_nor_faiss() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-LEXICAL_SUITE = """\
+LEXICAL_SUITE = (
+    """\
 name: lexical
 datasets:
   - {{name: good, path: {good}}}
@@ -36,6 +37,8 @@ embedders:
   - {{name: bm25-plain, kind: bm25, stemmer: null, stopwords: null, k1: 1.2, b: 0.75}}
 metrics: [nDCG@10, RR@10, R@100]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def test_validate_and_dry_run(write_beir: WriteBeir, write_suite: Callable[[str], Path]) -> None:
@@ -138,13 +141,13 @@ def test_leaderboard_across_folders_ranks_an_incomplete_grid_and_shows_the_gap(
     both.write_text(
         "name: both\ndatasets:\n"
         f"  - {{name: tiny, path: {write_beir()}}}\n  - {{name: quick, path: {quickstart}}}\n"
-        "embedders:\n  - {name: bm25, kind: bm25}\nmetrics: [nDCG@10]\n"
+        "embedders:\n  - {name: bm25, kind: bm25}\nmetrics: [nDCG@10]\n" + QUICK_TIMING
     )
     one = tmp_path / "one.yaml"
     one.write_text(
         f"name: one\ndatasets:\n  - {{name: quick, path: {quickstart}}}\n"
         "embedders:\n  - {name: bm25-plain, kind: bm25, stemmer: null, stopwords: null}\n"
-        "metrics: [nDCG@10]\n"
+        "metrics: [nDCG@10]\n" + QUICK_TIMING
     )
     for suite in (both, one):
         result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / suite.stem)])

@@ -15,8 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from tests.conftest import QUICK_TIMING_FORMAT
 
-SUITE = """\
+SUITE = (
+    """\
 name: fidelity
 datasets:
   - {{name: scifact, path: {data}/scifact, split: test}}
@@ -27,6 +29,8 @@ indexes:
   - {{name: hnsw, kind: faiss-hnsw, build: {{M: 32, efConstruction: 200}}, search: {{efSearch: [16, 256]}}}}
 metrics: [nDCG@10, R@100, RR@10]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def _run(

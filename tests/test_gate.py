@@ -17,8 +17,10 @@ from harness.gate.compare import Runs, compare
 from harness.gate.output import compare_cases, junit_xml
 from harness.gate.rules import parse_gate
 from harness.spec import load_suite
+from tests.conftest import QUICK_TIMING, QUICK_TIMING_FORMAT
 
-SUITE = """\
+SUITE = (
+    """\
 name: gated
 datasets:
   - {{name: tiny, path: {path}}}
@@ -30,6 +32,8 @@ indexes:
   - {{name: hnsw, kind: faiss-hnsw, search: {{efSearch: [16, 64]}}}}
 metrics: [nDCG@10, R@100]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def _runs(
@@ -231,6 +235,7 @@ indexes:
   - {{name: exact, kind: faiss-flat}}
 metrics: [nDCG@10, R@100]
 gates: ['nDCG@10 drop > 0.005 p < 0.05', 'R@100 drop > 0.005 p < 0.05']
+{QUICK_TIMING.strip()}
 embedders:
 """
     model = "{kind: sentence-transformers, model: sentence-transformers/all-MiniLM-L6-v2}"

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.results import ResultsStore
+from tests.conftest import QUICK_TIMING_FORMAT
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,7 +41,8 @@ def test_quickstart_runs_offline_from_shipped_data(tmp_path: Path) -> None:
     pd.testing.assert_series_equal(rerun["encode_docs_s"], runs["encode_docs_s"])  # original encode
 
 
-MEDLINE = """\
+MEDLINE = (
+    """\
 name: medline-check
 datasets:
   - {{name: medline, path: {data}/medline}}
@@ -53,6 +55,8 @@ indexes:
   - {{name: hnswlib, kind: hnswlib, build: {{M: 16, ef_construction: 100}}, search: {{ef: 128}}}}
 metrics: [nDCG@10, R@100, RR@10, AP]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def test_small_real_collection(
@@ -86,7 +90,8 @@ def test_small_real_collection(
     assert 1536 <= exact["bytes_per_vector"] < 1600
 
 
-ELASTIC = """\
+ELASTIC = (
+    """\
 name: elastic
 datasets:
   - {{name: quickstart, path: {data}}}
@@ -100,6 +105,8 @@ indexes:
   - {{name: hnsw, kind: faiss-hnsw, build: {{M: 4, efConstruction: 8}}, search: {{efSearch: [1, 32]}}}}
 metrics: [nDCG@10, R@10]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def test_elastic_and_quantised_variants_reuse_one_encode_and_report_ann_recall(
@@ -157,7 +164,8 @@ def test_a_failing_index_fails_only_its_own_cells(
     assert (runs.loc[runs["index"] == "hnsw", "status"] == "ok").all()  # the next index still ran
 
 
-ORDERS = """\
+ORDERS = (
+    """\
 name: orders
 datasets:
   - {{name: quickstart, path: {data}}}
@@ -168,6 +176,8 @@ indexes:
   - {{name: hnsw, kind: faiss-hnsw, build: {{M: 4, efConstruction: 8}}, search: {{efSearch: [1, 32]}}, insertion_seeds: [1, 2, 3]}}
 metrics: [nDCG@10, R@10]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def test_insertion_orders_are_built_mapped_back_and_summarised(

@@ -82,6 +82,8 @@ def test_threads_are_pinned_recorded_and_written_to_the_manifest(
     for key in ("cpu", "cpu_count", "cpus_usable", "governor", "load_start", "load_end"):
         assert key in manifest
     assert isinstance(manifest["warnings"], list) and manifest["timing"]["rounds"] == 1
+    assert [c["threads"] for c in manifest["cells"]] == [1, 2]
+    assert all(c["load_start"] is not None and c["other_cpu"] >= 0 for c in manifest["cells"])
 
 
 @pytest.mark.skipif(len(CPUS) < 2, reason="needs a CPU for the other process")

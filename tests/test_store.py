@@ -20,12 +20,13 @@ from harness.gate.compare import Runs, compare
 from harness.gate.rules import default_gates
 from harness.report.leaderboard import leaderboard
 from harness.results import ResultsStore, Views, read_views, select, upgrade
-from tests.conftest import WriteBeir
+from tests.conftest import QUICK_TIMING_FORMAT, WriteBeir
 
 GOLDEN = Path(__file__).parent / "golden"
 runner = CliRunner()
 
-TINY_SUITE = """\
+TINY_SUITE = (
+    """\
 name: tiny
 datasets:
   - {{name: tiny, path: {path}}}
@@ -34,6 +35,8 @@ embedders:
   - {{name: bm25-plain, kind: bm25, stemmer: null}}
 metrics: [nDCG@10, RR@10]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def _rows_files(folder: Path) -> list[Path]:
@@ -141,7 +144,8 @@ def test_results_command_filters_and_exports(
     assert bad.exit_code == 2 and "nope" in bad.output
 
 
-KILL_SUITE = """\
+KILL_SUITE = (
+    """\
 name: kill
 datasets:
   - {{name: vaswani, path: {data}/vaswani}}
@@ -149,6 +153,8 @@ embedders:
 {embedders}
 metrics: [nDCG@10, R@100, AP]
 """
+    + QUICK_TIMING_FORMAT
+)
 
 
 def test_a_run_killed_mid_grid_resumes_to_the_same_table(data_dir: Path, tmp_path: Path) -> None:

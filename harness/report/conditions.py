@@ -10,8 +10,20 @@ import pandas as pd
 
 BUSY_CORES = 0.25
 """Other processes keeping more than this many cores busy during a cell make it 'busy'."""
-PROBE_DRIFT = 0.25
+PROBE_DRIFT = 0.3
 """The speed probe this much slower in some cell than in the run's fastest: the machine slowed."""
+CONDITIONS = ("cell", "threads", "load_start", "load_end", "other_cpu", "probe_ms")
+"""What the manifest lists of each cell a run timed."""
+
+
+def cell_conditions(rows: pd.DataFrame) -> list[dict[str, object]]:
+    """Each timed cell's machine state, for the manifest."""
+    columns = [c for c in CONDITIONS if c in rows.columns]
+    timed = rows[rows["status"] == "ok"] if "status" in rows else rows
+    return [
+        {str(k): (None if pd.isna(v) else v) for k, v in record.items()}
+        for record in timed[columns].to_dict("records")
+    ]
 
 
 def machine_warnings(rows: pd.DataFrame, cpus: int) -> list[str]:
