@@ -672,7 +672,8 @@ def _printed_number(column: pd.Series) -> bool:
 
 
 class _ProgressReporter:
-    """Two bars: cells finished out of the grid, and the stage in progress."""
+    """Two bars: cells finished out of the grid (none when `total_cells` is 0), and the stage
+    in progress."""
 
     def __init__(
         self,
@@ -700,7 +701,7 @@ class _ProgressReporter:
             transient=False,
             disable=not sys.stderr.isatty() and not console.is_terminal,
         )
-        self._grid = self._progress.add_task("grid", total=total_cells)
+        self._grid = self._progress.add_task("grid", total=total_cells) if total_cells else None
         self._stage: Any = None
         self._on_cell = on_cell
         self._on_skip = on_skip
@@ -722,7 +723,7 @@ class _ProgressReporter:
             self._progress.advance(self._stage, n)
 
     def cell_done(self, result: CellResult) -> None:
-        self._progress.advance(self._grid, 1)
+        self._advance_grid()
         mark = "ok" if result.status == "ok" else "[red]failed[/red]"
         first = next(iter(result.metrics.items()), None)
         score = f" {first[0]}={first[1]:.4f}" if first else ""
@@ -734,6 +735,10 @@ class _ProgressReporter:
     def cell_skipped(self, cell: Cell, cell_id: str) -> None:
         from rich.markup import escape
 
-        self._progress.advance(self._grid, 1)
+        self._advance_grid()
         self._progress.console.print(f"[dim]done earlier[/dim] {escape(_cell_label(cell))}")
         self._on_skip(cell_id)
+
+    def _advance_grid(self) -> None:
+        if self._grid is not None:
+            self._progress.advance(self._grid, 1)

@@ -174,22 +174,41 @@ def estimate(
     resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> Estimate | None:
-    """The figure, its bootstrap interval and its number of calls; None without the series."""
+    """The figure, its interval and its number of calls; None without the series."""
     timed = TIMED_FIGURES[figure]
     needed = _needed(timed, series)
     if needed is None:
         return None
+    resampled = None
+    if _bootstrapped(timed, needed):
+        statistic = functools.partial(_of_queries, timed.statistic, n_queries)
+        resampled = _resampled(statistic, needed, resamples, seed)
+    return _estimate(timed, needed, n_queries, resampled, confidence)
 
-    def statistic(xs: Sequence[FloatArray]) -> FloatArray:
-        return timed.statistic(xs, n_queries)
 
-    value = float(statistic([s.seconds[None, :] for s in needed])[0])
-    if timed.quantile is not None and len(np.unique(needed[0].rounds)) <= 1:
+def _bootstrapped(timed: TimedFigure, needed: Sequence[Series]) -> bool:
+    """Whether the figure's interval is bootstrapped: all but a percentile of one round."""
+    return timed.quantile is None or any(len(np.unique(s.rounds)) > 1 for s in needed)
+
+
+def _estimate(
+    timed: TimedFigure,
+    needed: Sequence[Series],
+    n_queries: int,
+    resampled: FloatArray | None,
+    confidence: float,
+) -> Estimate:
+    value = float(timed.statistic([s.seconds[None, :] for s in needed], n_queries)[0])
+    count = min(len(s) for s in needed)
+    if count < 2:  # one call has no spread to tell
+        return Estimate(value, math.nan, math.nan, count)
+    if resampled is not None:
+        low, high = _interval(resampled, confidence)
+    else:
+        assert timed.quantile is not None
         low, high = quantile_interval(needed[0].seconds, timed.quantile, confidence)
         low, high = low * _MS, high * _MS
-    else:
-        low, high = _interval(_resampled(statistic, needed, resamples, seed), confidence)
-    return Estimate(value, low, high, min(len(s) for s in needed))
+    return Estimate(value, low, high, count)
 
 
 def quantile_interval(values: FloatArray, p: float, confidence: float) -> tuple[float, float]:
@@ -298,32 +317,14 @@ def summarize(series: Mapping[str, Series], n_queries: int) -> dict[str, float]:
             for timed in figures:
                 columns |= dict.fromkeys((timed.name, *spread_columns(timed.name)), math.nan)
             continue
-        one_round = all(len(np.unique(s.rounds)) <= 1 for s in needed)
-        booted = [t for t in figures if t.quantile is None or not one_round]
+        booted = [t for t in figures if _bootstrapped(t, needed)]
         statistics = [functools.partial(_of_queries, t.statistic, n_queries) for t in booted]
-        resampled = dict(
-            zip(
-                [t.name for t in booted],
-                _resampled_many(statistics, needed, RESAMPLES, 0) if booted else [],
-                strict=True,
-            )
-        )
+        drawn = _resampled_many(statistics, needed, RESAMPLES, 0) if booted else []
+        resampled = dict(zip([t.name for t in booted], drawn, strict=True))
         for timed in figures:
-            value = float(timed.statistic([s.seconds[None, :] for s in needed], n_queries)[0])
-            if timed.name in resampled:
-                low, high = _interval(resampled[timed.name], CONFIDENCE)
-            else:
-                assert timed.quantile is not None
-                low, high = quantile_interval(needed[0].seconds, timed.quantile, CONFIDENCE)
-                low, high = low * _MS, high * _MS
-            count = float(min(len(s) for s in needed))
-            columns |= dict(
-                zip(
-                    (timed.name, *spread_columns(timed.name)),
-                    (value, low, high, count),
-                    strict=True,
-                )
-            )
+            found = _estimate(timed, needed, n_queries, resampled.get(timed.name), CONFIDENCE)
+            values = (found.value, found.low, found.high, float(found.n))
+            columns |= dict(zip((timed.name, *spread_columns(timed.name)), values, strict=True))
     return columns
 
 

@@ -184,11 +184,12 @@ def test_expectations_name_one_cell_and_known_metrics(
         "  - {dataset: tiny, embedder: bm25}\n": "names at least one metric",
         "  - {dataset: tiny, embedder: bm25, nDCG@10: high}\n": "must be a number",
     }
+    entry_line = head.count("\n") + 2  # below the head and the `expect:` line
     for entry, message in bad.items():
         with pytest.raises(SuiteError, match=message) as err:
             load_suite(write_suite(head + "expect:\n" + entry))
-        assert ":12:" in str(err.value)  # the line of the entry
-    with pytest.raises(SuiteError, match=r":12: gates\[0\]: cannot read gate"):
+        assert f":{entry_line}:" in str(err.value)  # the line of the entry
+    with pytest.raises(SuiteError, match=rf":{entry_line}: gates\[0\]: cannot read gate"):
         load_suite(write_suite(head + "gates:\n  - nDCG@10 worse than 0.01\n"))
 
 

@@ -135,4 +135,4 @@ def test_binary_codes_in_a_float_index_are_noted_and_plotted_at_their_code_size(
     from harness.report.plots import _points
 
     points, label = _points(runs, "bytes", AXES["bytes"])
-    assert points["x"].tolist() == [48.0] and "smaller" in label
+    assert points["x"].tolist() == [48.0] and "codes" in label
