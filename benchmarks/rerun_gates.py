@@ -5,8 +5,9 @@ faiss-hnsw and hnswlib, and BM25) is run once as the baseline and then rerun 20 
 back, each in a fresh process. Each rerun is compared with the baseline under the default gates
 (harness.gate.rules.default_gates, as `harness compare` applies them without --gate): every
 cost gate check must pass. Then a run whose HNSW search is wrapped in a deliberate delay that
-doubles its time is compared the same way: its HNSW latency and QPS gates must fail, and no
-other cell's.
+doubles its time is compared the same way: its search latency and QPS gates must fail, and no
+other cell's. (Its end-to-end latency is mostly MiniLM encoding the query, about 24 ms beside
+a search of about 0.05 ms, so doubling the search moves it a few percent: that gate passes.)
 
     python benchmarks/rerun_gates.py [--reruns 20]
 """
@@ -117,9 +118,10 @@ def main() -> int:
             ratio = row["current"] / row["baseline"]
             print(f"  {row['verdict']:<5} {row['cell']:<40} {row['figure']:<16} {ratio:.2f}x")
         doubled_cells = checks["cell"].str.contains("/hnsw/")
-        caught = (checks.loc[doubled_cells, "verdict"] == "FAIL").all()
+        search = checks["figure"].isin(["latency_p50_ms", "qps"])
+        caught = (checks.loc[doubled_cells & search, "verdict"] == "FAIL").all()
         spared = (checks.loc[~doubled_cells, "verdict"] == "pass").all()
-        print(f"doubled HNSW caught: {caught}; other cells pass: {spared}")
+        print(f"doubled HNSW search caught: {caught}; other cells pass: {spared}")
     return 0 if failures == 0 and caught and spared else 1
 
 

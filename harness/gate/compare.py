@@ -224,16 +224,15 @@ class _Timings:
     """Both runs' timed calls by cell, and how a cost gate reads them."""
 
     def __init__(self, current: Runs, baseline: Runs, cur: pd.DataFrame, base: pd.DataFrame):
-        self._cur, self._base = (
-            {c: with_end_to_end(s) for c, s in timing_table.from_table(run.timings).items()}
-            for run in (current, baseline)
-        )
+        self._cur = timing_table.from_table(current.timings)
+        self._base = timing_table.from_table(baseline.timings)
         self._queries = (_queries(cur), _queries(base))
         self.without_calls: set[str] = set()
 
     def ratio(self, cell: str, figure: str, confidence: float) -> Estimate | None:
         """current / baseline of a timed figure with its interval; None without the calls."""
-        now, then = self._cur.get(cell, {}), self._base.get(cell, {})
+        now = with_end_to_end(self._cur.get(cell, {}))
+        then = with_end_to_end(self._base.get(cell, {}))
         n_now, n_then = self._queries[0].get(cell, 0), self._queries[1].get(cell, 0)
         found = None
         if n_now and n_then:
