@@ -104,16 +104,26 @@ def cranfield_vectors(data_dir: Path) -> tuple[object, object]:
     )
 
 
-@EMBEDDERS.register("test-doubled-bm25")
-class DoubledBM25(BM25Retriever):
-    """BM25 whose every search is followed by a busy wait as long as the search took."""
+class SlowedBM25(BM25Retriever):
+    """BM25 whose every search is followed by a busy wait, so it takes `factor` times as long."""
 
     family: ClassVar[Any] = "lexical"
+    factor: ClassVar[float] = 2.0
 
     def search(self, encoded: Any, k: int, threads: int = 1) -> Any:
         start = time.perf_counter()
         found = super().search(encoded, k, threads)
-        until = time.perf_counter() + (time.perf_counter() - start)
+        until = time.perf_counter() + (self.factor - 1) * (time.perf_counter() - start)
         while time.perf_counter() < until:
             pass
         return found
+
+
+@EMBEDDERS.register("test-doubled-bm25")
+class DoubledBM25(SlowedBM25):
+    factor = 2.0
+
+
+@EMBEDDERS.register("test-tripled-bm25")
+class TripledBM25(SlowedBM25):
+    factor = 3.0

