@@ -7,11 +7,15 @@
     <root>/fingerprints.json                     model-folder digests, by path, size and mtime
 
 An entry is written to a temporary folder and renamed into place, and checked against its
-sha256 when read: a partial or corrupt entry is removed and recomputed, never used.
+sha256 when read: a partial or corrupt entry is removed and recomputed, never used. The cache
+is a convenience: when it cannot be written (read-only, disk full) the vectors are used
+uncached and a warning says why; a read-only cache is still read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -61,7 +65,8 @@ def folder_digest(folder: Path) -> str:
         h.update(f"{name}\0{file_digest(path)}\n".encode())
     digest = h.hexdigest()
     memo[str(folder.resolve())] = {"stamp": stamp, "digest": digest}
-    _write_json_atomic(memo_path, memo)
+    with contextlib.suppress(OSError):  # read-only or full: the digest is computed again
+        _write_json_atomic(memo_path, memo)
     return digest
 
 
@@ -92,23 +97,45 @@ class EmbeddingCache:
 
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or root() / "embeddings"
+        self.warnings: list[str] = []
+        """Why vectors went uncached, one line each, for the caller to show."""
 
     def get(self, key: Mapping[str, Any]) -> Cached | None:
         entry = self.folder / key_digest(key)
         if not entry.is_dir():
+            if entry.exists() or entry.is_symlink():  # a stray file where the entry belongs
+                self._discard(entry)
             return None
         cached = self._verified(entry, key)
         if cached is None:  # partial or corrupt: drop it so it is recomputed
-            shutil.rmtree(entry, ignore_errors=True)
+            self._discard(entry)
             return None
-        (entry / "last_used").touch()
+        with contextlib.suppress(OSError):  # a read-only cache is still read
+            (entry / "last_used").touch()
         return cached
 
     def put(self, key: Mapping[str, Any], vectors: np.ndarray, encode_seconds: float) -> Cached:
+        """Store `vectors` and return them memory-mapped; when the cache cannot be written,
+        return them in memory and add a warning."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        try:
+            stored = self._put(key, vectors, encode_seconds)
+        except OSError as err:
+            from harness.errors import os_problem
+
+            where = self.folder if self.folder.is_dir() else None
+            self.warnings.append(
+                f"{self.folder}: cannot cache {key.get('model', 'vectors')} "
+                f"({key.get('side', '?')}s): {os_problem(err, where)}; used them uncached "
+                "(set HARNESS_CACHE_DIR to cache elsewhere, or pass --no-cache)"
+            )
+            return Cached(vectors, encode_seconds)
+        return stored
+
+    def _put(self, key: Mapping[str, Any], vectors: np.ndarray, encode_seconds: float) -> Cached:
         entry = self.folder / key_digest(key)
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".partial-"))
+        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f"{PARTIAL}{os.getpid()}-"))
         try:
             np.save(tmp / "vectors.npy", vectors)
             meta = {
@@ -120,10 +147,12 @@ class EmbeddingCache:
             }
             (tmp / "entry.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
             (tmp / "last_used").touch()
-            if entry.exists():  # another process finished first: keep one copy
-                shutil.rmtree(tmp)
-            else:
-                os.replace(tmp, entry)
+            try:
+                os.rename(tmp, entry)
+            except OSError as err:
+                if err.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not entry.is_dir():
+                    raise
+                shutil.rmtree(tmp)  # another writer finished first: keep its copy
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -170,9 +199,18 @@ class EmbeddingCache:
                 total -= e.nbytes
         for e in removed:
             self.remove(e.digest)
-        for leftover in self.folder.glob(".partial-*") if self.folder.is_dir() else []:
-            shutil.rmtree(leftover, ignore_errors=True)  # from a killed writer
+        for leftover in self.folder.glob(f"{PARTIAL}*") if self.folder.is_dir() else []:
+            if not _writer_alive(leftover):  # a live run's entry in the making stays
+                shutil.rmtree(leftover, ignore_errors=True)
         return removed
+
+    @staticmethod
+    def _discard(entry: Path) -> None:
+        with contextlib.suppress(OSError):  # read-only: recomputed (and not cached) instead
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     @staticmethod
     def _verified(entry: Path, key: Mapping[str, Any]) -> Cached | None:
@@ -186,6 +224,24 @@ class EmbeddingCache:
         if list(vectors.shape) != meta["shape"] or vectors.dtype != np.float32:
             return None
         return Cached(vectors, float(meta["encode_seconds"]))
+
+
+PARTIAL = ".partial-"
+"""An entry being written: `.partial-<pid>-<random>`."""
+
+
+def _writer_alive(partial: Path) -> bool:
+    """Whether the process that is writing `partial` still runs (pre-pid names: no)."""
+    pid = partial.name.removeprefix(PARTIAL).split("-")[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

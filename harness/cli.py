@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from harness.record import CellKey, CellRecord
     from harness.results import Views
-    from harness.runner import CellResult
     from harness.spec import Cell, Suite
 
 app = typer.Typer(
@@ -29,7 +29,42 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from harness import __version__
+
+        typer.echo(f"harness {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Retrieval evaluation harness: quality and cost of embedders and indexes from one suite."""
+    import warnings
+
+    shown = warnings.showwarning
+
+    def one_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        from harness.errors import HarnessWarning
+
+        if issubclass(category, HarnessWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = one_line
+
 
 SuiteArg = Annotated[Path, typer.Argument(help="A suite YAML file, e.g. suites/quickstart.yaml.")]
 
@@ -64,9 +99,8 @@ def validate(suite: SuiteArg) -> None:
     """Check a suite (keys, types, component names, files, models) without running it."""
     loaded = _load(suite)
     _print_warnings(loaded.warnings)
-    cells = loaded.cells()
     typer.echo(
-        f"{suite}: ok: {len(cells)} cells, k={loaded.k}, metrics {', '.join(loaded.metrics)}"
+        f"{suite}: ok: {loaded.n_cells:,} cells, k={loaded.k}, metrics {', '.join(loaded.metrics)}"
     )
 
 
@@ -104,15 +138,15 @@ def run(
         timing = loaded.timing.model_copy(update={"rounds": repeat})
         loaded = dataclasses.replace(loaded, timing=timing)
     if dry_run:
-        _print_grid(console, loaded)
+        _print_grid(loaded)
         return
     from rich.markup import escape
 
     from harness import manifest, results
     from harness.cache import EmbeddingCache
-    from harness.errors import HarnessError
-    from harness.gate.check import expected_values
+    from harness.errors import HarnessError, StoreError
     from harness.machine import load_average
+    from harness.record import RunStamp
     from harness.report.conditions import cell_conditions, machine_warnings
     from harness.runner import run_suite
 
@@ -122,24 +156,29 @@ def run(
         "suite": loaded.name,
         "suite_file": str(suite),
         "gates": [gate.text for gate in loaded.gates],  # so check and compare need no suite
-        "expectations": expected_values(loaded),
+        "expectations": loaded.expected_values(),
         "timing": loaded.timing.model_dump(),
         "suite_warnings": list(loaded.warnings),
     }
-    store = results.ResultsStore(folder)
+    stamp = RunStamp(meta["run_id"], meta["created"], meta["harness_version"], meta["git_sha"])
+    store = results.ResultsStore(folder, repair=True)
+    cache = None if no_cache else EmbeddingCache()
+    total = loaded.n_cells
     cell_ids: list[str] = []  # this suite's cells, computed now or found from an earlier run
+    saved: list[str] = []  # computed and saved by this run
 
-    def on_cell(result: CellResult) -> None:
-        store.add(loaded, result, meta)  # at once, atomically: a crash loses nothing finished
-        cell_ids.append(result.cell_id)
+    def on_cell(record: CellRecord) -> None:
+        store.add(record, stamp)  # at once, atomically: a crash loses nothing finished
+        cell_ids.append(record.cell.cell_id)
+        saved.append(record.cell.cell_id)
 
+    started = False
     try:
-        with store.lock():
+        with store.lock(adopt=force):
+            started = True
             skip = set() if force else store.finished()
-            with _ProgressReporter(
-                console, len(loaded.cells()), on_cell, cell_ids.append
-            ) as reporter:
-                run_suite(loaded, reporter, None if no_cache else EmbeddingCache(), skip)
+            with _ProgressReporter(console, total, on_cell, cell_ids.append) as reporter:
+                run_suite(loaded, reporter, cache, skip)
             meta["threads"] = manifest.thread_counts()  # read now: the run imported the libraries
             meta["load_end"] = load_average()
             latest = store.latest(cell_ids)
@@ -148,10 +187,27 @@ def run(
             meta["warnings"] = machine_warnings(measured, int(meta["cpus_usable"]))
             store.write_manifest(meta)
             runs = store.write_views(cell_ids, meta)
+    except KeyboardInterrupt:
+        typer.echo(
+            f"interrupted: {len(cell_ids)} of {total} cells saved in {folder}/ "
+            f"({len(saved)} by this run); run the same command again to resume",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    except StoreError as err:
+        typer.echo(f"error: {err}", err=True)
+        if not started:
+            raise typer.Exit(2) from None
+        typer.echo(
+            f"{len(cell_ids)} of {total} cells saved in {folder}/; nothing half-written: "
+            "fix the cause and run the same command again to resume",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     except HarnessError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    _print_warnings(meta["warnings"])
+    _print_warnings([*(cache.warnings if cache else []), *meta["warnings"]])
     _write_reports(console, folder, runs, loaded.metrics)
     failed = runs[runs["status"] == "failed"]
     for _, row in failed.iterrows():
@@ -212,7 +268,14 @@ def results_command(
     shown = columns.split(",") if columns else default + results.metric_columns(rows) + ["qps"]
     unknown = [c for c in shown if c not in rows.columns]
     if unknown:
-        typer.echo(f"error: unknown column(s) {', '.join(unknown)}; see --export for all", err=True)
+        from harness.registry import did_you_mean
+
+        hint = did_you_mean(unknown[0], [str(c) for c in rows.columns])
+        typer.echo(
+            f"error: --columns: unknown column(s) {', '.join(unknown)}.{hint} "
+            "See every column with --export rows.csv",
+            err=True,
+        )
         raise typer.Exit(2)
     if export is not None:
         writers: dict[str, Callable[[], object]] = {
@@ -309,7 +372,7 @@ def check(
 ) -> None:
     """Grade results against the suite's expect: values. Exit 0 all OK or within tolerance,
     1 any FAIL, 2 bad input."""
-    from harness.gate.check import expected_values, grade
+    from harness.gate.check import grade
     from harness.gate.output import check_cases, check_display, check_verdict
 
     views = _views(results_dir)
@@ -317,7 +380,7 @@ def check(
     name, expected = str(meta.get("suite", results_dir.name)), meta.get("expectations", [])
     if suite is not None:
         loaded = _load(suite)
-        name, expected = loaded.name, expected_values(loaded)
+        name, expected = loaded.name, loaded.expected_values()
     if not expected:
         where = suite or f"{results_dir}/manifest.json"
         typer.echo(f"error: {where}: no expect: values to check against", err=True)
@@ -355,13 +418,23 @@ def compare(
     every_figure: Annotated[
         bool, typer.Option("--all", help="Show every cost figure too, not only gated ones.")
     ] = False,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Compare baseline cells with these settings to current cells with those, e.g. "
+            "'efSearch=16:efSearch=24' or 'index=hnsw16:index=hnsw24'; repeatable."
+        ),
+    ] = None,
+    failures: Annotated[
+        bool, typer.Option("--failures", help="Show only the failing gate checks.")
+    ] = False,
     markdown: MarkdownOption = None,
     junit: JunitOption = None,
 ) -> None:
     """Compare a run with a baseline cell by cell: deltas, paired significance, gates.
     Exit 0 every gate passes, 1 a gate fails, 2 bad input."""
     from harness.errors import HarnessError
-    from harness.gate.compare import Runs, compare
+    from harness.gate.compare import Runs, compare, parse_pairing
     from harness.gate.output import compare_cases, compare_display, compare_verdict
     from harness.gate.rules import default_gates, parse_gate
     from harness.results import metric_columns
@@ -376,6 +449,11 @@ def compare(
         gates = [parse_gate(g) for g in gate or []]
     except ValueError as err:
         typer.echo(f"error: --gate: {err}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        pairings = [parse_pairing(p) for p in pair or []]
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     name = str(meta.get("suite", current.name))
     if not gates and suite is not None:
@@ -396,6 +474,7 @@ def compare(
             gates,
             correction=correction,  # type: ignore[arg-type]
             resamples=resamples,
+            pairings=pairings,
         )
     except HarnessError as err:
         typer.echo(f"error: {err}", err=True)
@@ -403,7 +482,11 @@ def compare(
     verdict = compare_verdict(result)
     title = f"harness compare: {name} against {baseline}"
     notes = [*result.notes, f"p-values: paired randomisation test, {correction}-adjusted"]
-    _gate_report(compare_display(result, metrics, every_figure), title, verdict, notes, markdown)
+    display = compare_display(result, metrics, every_figure)
+    if failures:
+        display = display[display["verdict"] == "FAIL"]
+        notes = [f"{len(display)} failing gate checks shown (--failures)", *notes]
+    _gate_report(display, title, verdict, notes, markdown)
     if junit is not None:
         _write_junit(junit, name, compare_cases(result))
     if not result.failures.empty:
@@ -582,16 +665,16 @@ def _run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _print_grid(console: Console, suite: Suite) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"{suite.name}: {len(suite.cells())} cells, k={suite.k}")
-    for column in ("dataset", "embedder", "index", "search"):
-        table.add_column(column)
-    for cell in suite.cells():
+def _print_grid(suite: Suite) -> None:
+    """The grid, a line per cell as it is generated, so a huge grid starts printing at once."""
+    typer.echo(f"{suite.name}: {suite.n_cells:,} cells, k={suite.k}")
+    typer.echo("dataset\tembedder\tindex\tsearch\tthreads")
+    for cell in suite.iter_cells():
         order = f" (order {cell.order})" if cell.order is not None else ""
-        table.add_row(cell.dataset, cell.embedder, (cell.index or "-") + order, cell.search or "-")
-    console.print(table)
+        index = (cell.index or "-") + order
+        typer.echo(
+            f"{cell.dataset}\t{cell.embedder}\t{index}\t{cell.search or '-'}\t{cell.threads}"
+        )
 
 
 def _write_reports(
@@ -639,7 +722,31 @@ def _write_reports(
         console.print(f"plot: {plot}")
 
 
-def _cell_label(cell: Cell) -> str:
+class _PlainProgress:
+    """Progress as plain lines on stderr, for logs: a stage's name when it begins, then its
+    count every PLAIN_EVERY_S seconds."""
+
+    PLAIN_EVERY_S = 30.0
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._description, self._total, self._done, self._last = "", 0, 0, 0.0
+
+    def task(self, description: str, total: int) -> None:
+        self._description, self._total, self._done = description, total, 0
+        self._last = self._clock()
+        typer.echo(f"... {description}", err=True)
+
+    def advance(self, n: int) -> None:
+        self._done += n
+        if self._clock() - self._last >= self.PLAIN_EVERY_S:
+            self._last = self._clock()
+            typer.echo(f"... {self._description}: {self._done:,} of {self._total:,}", err=True)
+
+
+def _cell_label(cell: Cell | CellKey) -> str:
     from harness.report.leaderboard import search_label
 
     parts = [cell.dataset, cell.embedder, *([cell.index] if cell.index else [])]
@@ -679,7 +786,7 @@ class _ProgressReporter:
         self,
         console: Console,
         total_cells: int,
-        on_cell: Callable[[CellResult], None],
+        on_cell: Callable[[CellRecord], None],
         on_skip: Callable[[str], None],
     ) -> None:
         from rich.progress import (
@@ -703,6 +810,9 @@ class _ProgressReporter:
         )
         self._grid = self._progress.add_task("grid", total=total_cells) if total_cells else None
         self._stage: Any = None
+        # without a terminal (CI logs) there are no bars: a line per stage, and one every
+        # PLAIN_EVERY_S seconds while a long stage runs
+        self._plain: _PlainProgress | None = _PlainProgress() if self._progress.disable else None
         self._on_cell = on_cell
         self._on_skip = on_skip
 
@@ -717,20 +827,30 @@ class _ProgressReporter:
         if self._stage is not None:
             self._progress.remove_task(self._stage)
         self._stage = self._progress.add_task(description, total=total)
+        if self._plain is not None:
+            self._plain.task(description, total)
 
     def advance(self, n: int) -> None:
         if self._stage is not None:
             self._progress.advance(self._stage, n)
+        if self._plain is not None:
+            self._plain.advance(n)
 
-    def cell_done(self, result: CellResult) -> None:
-        self._advance_grid()
-        mark = "ok" if result.status == "ok" else "[red]failed[/red]"
-        first = next(iter(result.metrics.items()), None)
-        score = f" {first[0]}={first[1]:.4f}" if first else ""
+    def cell_done(self, record: CellRecord) -> None:
+        """Save the record, then say so: a cell is not reported finished before it is saved."""
         from rich.markup import escape
 
-        self._progress.console.print(f"{mark} {escape(_cell_label(result.cell))}{score}")
-        self._on_cell(result)
+        from harness.figures import format_value
+
+        self._on_cell(record)
+        self._advance_grid()
+        label = escape(_cell_label(record.cell))
+        if record.status == "ok":
+            first = next(iter(record.metrics.items()), None)
+            score = f" {first[0]}={format_value(*first)}" if first else ""
+            self._progress.console.print(f"ok {label}{score}")
+        else:
+            self._progress.console.print(f"[red]failed[/red] {label}: {escape(record.error)}")
 
     def cell_skipped(self, cell: Cell, cell_id: str) -> None:
         from rich.markup import escape

@@ -8,6 +8,7 @@
     <folder>/runs.parquet, per_query.parquet, timings.parquet, manifest.json
                                                         the last run's suite, as tables
     <folder>/.lock                                      held by the run writing here
+    <folder>/.harness-results                           marks a folder harness created
 
 A cell's row file is written last, atomically, so its presence means the cell finished: a run
 killed at any point resumes by skipping the cells with a row. Metric columns are named by the
@@ -22,6 +23,7 @@ import functools
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,13 +32,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyarrow.lib import ArrowException
 
 from harness import timing_table
-from harness.errors import HarnessError
-from harness.evaluate import AVERAGING
+from harness.errors import HarnessError, HarnessWarning, StoreError, os_problem
 from harness.figures import FIGURES, spread_columns
-from harness.runner import CellResult
-from harness.spec import Suite
+from harness.record import CellRecord, RunStamp
 
 SCHEMA_VERSION = 3
 """2: the store (cell ids, metric list). 3: timed calls kept; figures with intervals; end-to-end
@@ -45,6 +46,12 @@ RUNS_FILE = "runs.parquet"
 PER_QUERY_FILE = "per_query.parquet"
 TIMINGS_FILE = "timings.parquet"
 MANIFEST_FILE = "manifest.json"
+MARKER_FILE = ".harness-results"
+"""Written into every folder harness creates: a non-empty folder without it is not ours."""
+LOCK_FILE = ".lock"
+DAMAGED_SUFFIX = ".damaged"
+ROW_COLUMNS = ("run_id", "cell_id", "status", "timestamp", "schema_version")
+"""Columns every row file has (schema 1's runs.parquet, all but cell_id)."""
 PER_QUERY_COLUMNS = ["run_id", "cell_id", "cell", "query_id", "measure", "value"]
 
 
@@ -59,66 +66,119 @@ class Views:
     manifest: dict[str, Any]
 
 
-def cell_row(suite: Suite, result: CellResult, meta: dict[str, Any]) -> dict[str, Any]:
-    cell = result.cell
-    embedder_spec = suite.embedder(cell.embedder)
-    described = dict(result.embedder)
+def cell_row(record: CellRecord, stamp: RunStamp) -> dict[str, Any]:
+    """The record as one row of runs.parquet: the vocabulary of its columns is here."""
+    cell, suite, embedder = record.cell, record.suite, record.embedder
     row: dict[str, Any] = {
-        "run_id": meta["run_id"],
+        "run_id": stamp.run_id,
         "suite": suite.name,
-        "timestamp": meta["created"],
-        "harness_version": meta["harness_version"],
-        "git_sha": meta["git_sha"],
+        "timestamp": stamp.timestamp,
+        "harness_version": stamp.harness_version,
+        "git_sha": stamp.git_sha,
         "schema_version": SCHEMA_VERSION,
-        "cell_id": result.cell_id,
+        "cell_id": cell.cell_id,
         "cell": cell.key,
-        "status": result.status,
-        "error": result.error,
+        "status": record.status,
+        "error": record.error,
         "dataset": cell.dataset,
         "embedder": cell.embedder,
-        "embedder_kind": embedder_spec.kind,
-        "model": described.pop("model", getattr(embedder_spec.params, "model", embedder_spec.kind)),
-        "model_source": described.pop("model_source", ""),
-        "query_encoder": described.pop("query_encoder", None),
-        "embedder_params": json.dumps(described, sort_keys=True, default=str),
-        "index": cell.index or "",
+        "embedder_kind": embedder.kind,
+        "model": embedder.model,
+        "model_source": embedder.model_source,
+        "query_encoder": embedder.query_encoder,
+        "embedder_params": json.dumps(embedder.params, sort_keys=True, default=str),
+        "index": cell.index,
         "search_params": cell.search,
         "k": suite.k,
         "metrics": json.dumps(list(suite.metrics)),
-        "averaging": AVERAGING,
+        "averaging": suite.averaging,
     }
-    row |= result.dataset | result.index
+    if record.dataset is not None:
+        dataset = record.dataset
+        row |= {
+            "dataset_fingerprint": dataset.fingerprint,
+            "corpus_fingerprint": dataset.corpus_fingerprint,
+            "split": dataset.split,
+            "n_docs": dataset.n_docs,
+            "n_queries": dataset.n_queries,
+            "ignore_identical_ids": dataset.ignore_identical_ids,
+        }
+    if record.index is not None:
+        index = record.index
+        row |= {
+            "index_kind": index.kind,
+            "build_params": index.build_params,
+            "search_effective": index.search_effective,
+        }
+        row |= {"insertion_seed": index.insertion_seed} if index.kind else {}
     for metric in suite.metrics:
-        row[metric] = result.metrics.get(metric, float("nan"))
-    return row | result.cost
+        row[metric] = record.metrics.get(metric, float("nan"))
+    return row | record.cost
 
 
-def per_query_frame(result: CellResult, run_id: str) -> pd.DataFrame:
+def per_query_frame(record: CellRecord, run_id: str) -> pd.DataFrame:
     rows = [
-        (run_id, result.cell_id, result.cell.key, query_id, metric, value)
-        for metric, values in result.per_query.items()
+        (run_id, record.cell.cell_id, record.cell.key, query_id, metric, value)
+        for metric, values in record.per_query.items()
         for query_id, value in values.items()
     ]
     return pd.DataFrame(rows, columns=PER_QUERY_COLUMNS)
 
 
-def trec_lines(result: CellResult) -> Iterator[str]:
-    """qid Q0 docid rank score tag: the six columns trec_eval and ranx read."""
-    tag = f"harness.{result.cell_id}"
-    for query_id, ranking in result.run.items():
-        for rank, (doc_id, score) in enumerate(ranking.items(), start=1):
-            yield f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n"
+def trec_lines(record: CellRecord) -> Iterator[str]:
+    """qid Q0 docid rank score tag: the six columns trec_eval reads. Scores are written exactly
+    (shortest round-trip form), so no two scores the evaluation told apart tie in the file, and
+    lines are in trec_eval's own order (score descending, ties by document id descending), so
+    trec_eval on the file computes what the evaluation computed."""
+    tag = f"harness.{record.cell.cell_id}"
+    for query_id, ranking in record.ranking.items():
+        ordered = sorted(ranking.items(), key=lambda item: item[0], reverse=True)
+        ordered.sort(key=lambda item: -item[1])  # stable: ties stay by id, descending
+        for rank, (doc_id, score) in enumerate(ordered, start=1):
+            yield f"{query_id} Q0 {doc_id} {rank} {score!r} {tag}\n"
+
+
+class StoreWarning(HarnessWarning):
+    """A file in a results folder was unreadable and skipped."""
+
+
+def warn(message: str) -> None:
+    warnings.warn(StoreWarning(message), stacklevel=3)
+
+
+def read_table(path: Path, required: Iterable[str]) -> pd.DataFrame:
+    """A Parquet table harness wrote; a StoreError naming `path` when it is truncated, not
+    Parquet, or lacks the columns harness writes."""
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError, ArrowException) as err:
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise StoreError(f"{path}: unreadable Parquet ({problem})") from err
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        foreign = ValueError(f"not a harness table: no {', '.join(missing)} column")
+        raise StoreError(f"{path}: {foreign}") from foreign
+    return table
 
 
 class ResultsStore:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, repair: bool = False) -> None:
         self.folder = folder
+        self.repair = repair
+        """Move unreadable files aside (only while holding the lock: a run does)."""
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Exclusive use of the folder for one run; the OS drops the lock if the process dies."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / ".lock").open("a+") as handle:
+    def lock(self, adopt: bool = False) -> Iterator[None]:
+        """Exclusive use of the folder for one run; the OS drops the lock if the process dies.
+
+        A non-empty folder that harness did not create is refused (its files would be
+        overwritten) unless `adopt`. Temporary files left by a killed writer are removed."""
+        self._claim(adopt)
+        try:
+            handle = (self.folder / LOCK_FILE).open("a+")
+        except OSError as err:
+            raise StoreError(f"{self.folder}: cannot write: {os_problem(err)}") from None
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -132,40 +192,107 @@ class ResultsStore:
             handle.truncate()
             handle.write(f"pid {os.getpid()}")
             handle.flush()
+            for leftover in self.folder.rglob(f".*{TMP_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def finished(self) -> set[str]:
-        """Ids of cells with a successful row, in any run."""
-        rows = self.rows()
-        return set(rows.loc[rows["status"] == "ok", "cell_id"]) if len(rows) else set()
+    def is_results_folder(self) -> bool:
+        return any((self.folder / name).exists() for name in (MARKER_FILE, "rows", RUNS_FILE))
 
-    def add(self, suite: Suite, result: CellResult, meta: dict[str, Any]) -> None:
-        run_id, key = meta["run_id"], result.cell.key
-        stem = f"{run_id}/{result.cell_id}"
-        if result.status == "ok":
-            trec = "".join(trec_lines(result))
-            write_atomic(self.folder / "trec" / f"{stem}.trec", lambda p: _write_text(p, trec))
+    def _claim(self, adopt: bool) -> None:
+        """Create the folder with harness's marker, or check that it is a results folder."""
+        folder = self.folder
+        if folder.exists() and not folder.is_dir():
+            raise StoreError(f"{folder}: is a file, not a folder; give --out a folder")
+        foreign = folder.is_dir() and not self.is_results_folder() and any(folder.iterdir())
+        if foreign and not adopt:
+            raise StoreError(
+                f"{folder}: not empty and not a harness results folder; its files would be "
+                "overwritten: give another --out, or --force to write here anyway"
+            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            marker = folder / MARKER_FILE
+            if not marker.exists():
+                marker.write_text("A harness results folder: see harness results --help.\n")
+        except OSError as err:
+            raise StoreError(f"{folder}: cannot write: {os_problem(err)}") from None
+
+    def finished(self) -> set[str]:
+        """Ids of cells with a successful row, in any run, whose tables are readable."""
+        rows = self.rows()
+        ok = rows[rows["status"] == "ok"]
+        return {
+            cell_id
+            for run_id, cell_id in zip(ok["run_id"], ok["cell_id"], strict=True)
+            if self._tables_readable(str(run_id), str(cell_id))
+        }
+
+    def _tables_readable(self, run_id: str, cell_id: str) -> bool:
+        import pyarrow.parquet as pq
+
+        for suffix in ("per_query", "timings"):
+            path = self.folder / "rows" / run_id / f"{cell_id}.{suffix}.parquet"
+            if not path.exists() and suffix == "timings":
+                continue  # schema 2 kept no timed calls
+            try:
+                pq.read_metadata(path)
+            except (OSError, ValueError, ArrowException) as err:
+                self._damaged(path, err)
+                return False
+        return True
+
+    def _damaged(self, path: Path, err: BaseException) -> None:
+        """Name a file that cannot be read; a run (holding the lock) moves it aside."""
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if self.repair:
+            path.rename(path.with_name(path.name + DAMAGED_SUFFIX))
+            warn(
+                f"{path}: unreadable ({problem}); moved aside as {path.name}{DAMAGED_SUFFIX}, "
+                "its cell is computed again"
+            )
+        else:
+            warn(
+                f"{path}: unreadable ({problem}); skipped (harness run on this folder computes "
+                "its cell again)"
+            )
+
+    def add(self, record: CellRecord, stamp: RunStamp) -> None:
+        """Save one cell: its ranking and tables first, its row last; a failure (StoreError)
+        removes what was written for it, so a cell is saved whole or not at all."""
+        run_id, cell = stamp.run_id, record.cell
+        stem = f"{run_id}/{cell.cell_id}"
+        files: dict[Path, Callable[[Path], None]] = {}
+        if record.status == "ok":
+            trec = "".join(trec_lines(record))
+            files[self.folder / "trec" / f"{stem}.trec"] = functools.partial(_write_text, text=trec)
             tables = {
-                "per_query": per_query_frame(result, run_id),
-                "timings": timing_table.to_table(result.timings, run_id, result.cell_id, key),
+                "per_query": per_query_frame(record, run_id),
+                "timings": timing_table.to_table(record.timings, run_id, cell.cell_id, cell.key),
             }
             for suffix, table in tables.items():
-                write_atomic(
-                    self.folder / "rows" / f"{stem}.{suffix}.parquet",
-                    functools.partial(_write_parquet, table),
-                )
-        row = pd.DataFrame([cell_row(suite, result, meta)])
-        write_atomic(
-            self.folder / "rows" / f"{stem}.parquet", lambda p: row.to_parquet(p, index=False)
-        )
+                path = self.folder / "rows" / f"{stem}.{suffix}.parquet"
+                files[path] = functools.partial(_write_parquet, table)
+        row = pd.DataFrame([cell_row(record, stamp)])
+        files[self.folder / "rows" / f"{stem}.parquet"] = functools.partial(_write_parquet, row)
+        written: list[Path] = []
+        try:
+            for path, write in files.items():
+                write_atomic(path, write)
+                written.append(path)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
 
     def write_manifest(self, meta: dict[str, Any]) -> None:
         text = json.dumps(meta, indent=2, default=str) + "\n"
         write_atomic(
-            self.folder / "manifests" / f"{meta['run_id']}.json", lambda p: _write_text(p, text)
+            self.folder / "manifests" / f"{meta['run_id']}.json",
+            functools.partial(_write_text, text=text),
         )
 
     def row_files(self) -> list[Path]:
@@ -177,11 +304,16 @@ class ResultsStore:
         )
 
     def rows(self) -> pd.DataFrame:
-        """Every row of every run, upgraded to the current schema, oldest first."""
+        """Every readable row of every run, upgraded to the current schema, oldest first."""
         files = self.row_files()
-        frames = [pd.read_parquet(f) for f in files]
         if not files and (self.folder / RUNS_FILE).is_file():  # a folder written before the store
-            frames = [pd.read_parquet(self.folder / RUNS_FILE)]
+            files = [self.folder / RUNS_FILE]
+        frames = []
+        for path in files:
+            try:
+                frames.append(read_table(path, _row_columns(path)))
+            except StoreError as err:
+                self._damaged(path, err.__cause__ or err)
         if not frames:
             return pd.DataFrame(columns=["run_id", "cell_id", "status", "timestamp"])
         rows = pd.concat([upgrade(f) for f in frames], ignore_index=True)
@@ -194,11 +326,14 @@ class ResultsStore:
         return self._cell_tables(rows, "timings", timing_table.COLUMNS)
 
     def _cell_tables(self, rows: pd.DataFrame, suffix: str, columns: list[str]) -> pd.DataFrame:
-        frames = [
-            pd.read_parquet(path)
-            for run_id, cell_id in zip(rows["run_id"], rows["cell_id"], strict=True)
-            if (path := self.folder / "rows" / run_id / f"{cell_id}.{suffix}.parquet").is_file()
-        ]
+        frames = []
+        for run_id, cell_id in zip(rows["run_id"], rows["cell_id"], strict=True):
+            path = self.folder / "rows" / run_id / f"{cell_id}.{suffix}.parquet"
+            if path.is_file():
+                try:
+                    frames.append(read_table(path, columns))
+                except StoreError as err:
+                    self._damaged(path, err.__cause__ or err)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     def latest(self, cell_ids: Iterable[str]) -> pd.DataFrame:
@@ -218,33 +353,54 @@ class ResultsStore:
         write_atomic(self.folder / PER_QUERY_FILE, lambda p: per_query.to_parquet(p, index=False))
         write_atomic(self.folder / TIMINGS_FILE, lambda p: timings.to_parquet(p, index=False))
         fingerprints = ok.drop_duplicates("dataset").set_index("dataset")
-        datasets = fingerprints[["dataset_fingerprint", "corpus_fingerprint"]].to_dict("index")
+        columns = ["dataset_fingerprint", "corpus_fingerprint"]
+        datasets = fingerprints.reindex(columns=columns).to_dict("index")
         text = json.dumps(meta | {"datasets": datasets}, indent=2, default=str) + "\n"
-        write_atomic(self.folder / MANIFEST_FILE, lambda p: _write_text(p, text))
+        write_atomic(self.folder / MANIFEST_FILE, functools.partial(_write_text, text=text))
         return runs
 
 
 def read_views(folder: Path) -> Views:
-    """A results folder's last run of its suite: rows, per-query values, timed calls, manifest."""
+    """A results folder's last run of its suite: rows, per-query values, timed calls, manifest.
+    A missing, unreadable or foreign file is a StoreError naming it."""
     runs_file = folder / RUNS_FILE
     if not runs_file.is_file():
         raise HarnessError(
             f"{folder}: no {RUNS_FILE} here; give the --out folder of a harness run "
             "(or a baseline copied from one)"
         )
-    rows = upgrade(pd.read_parquet(runs_file))
+    rows = upgrade(_view(runs_file, _row_columns(runs_file)))
     manifest_file = folder / MANIFEST_FILE
-    meta = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    try:
+        meta = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    except (OSError, ValueError) as err:
+        raise StoreError(
+            f"{manifest_file}: unreadable ({err}); rerun harness run on {folder} to rewrite it"
+        ) from None
+    if not isinstance(meta, dict):
+        raise StoreError(f"{manifest_file}: not a harness manifest (not a JSON object)")
     return Views(
         rows,
-        _table(folder / PER_QUERY_FILE, PER_QUERY_COLUMNS),
-        _table(folder / TIMINGS_FILE, timing_table.COLUMNS),
+        _view(folder / PER_QUERY_FILE, PER_QUERY_COLUMNS),
+        _view(folder / TIMINGS_FILE, timing_table.COLUMNS),
         meta,
     )
 
 
-def _table(path: Path, columns: list[str]) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=columns)
+def _view(path: Path, columns: Iterable[str]) -> pd.DataFrame:
+    """One of the views a run writes; missing is empty (older folders), unreadable an error."""
+    if not path.is_file():
+        return pd.DataFrame(columns=list(columns))
+    try:
+        return read_table(path, columns)
+    except StoreError as err:
+        raise StoreError(
+            f"{err}; rerun harness run on {path.parent} to rewrite it from its rows"
+        ) from None
+
+
+def _row_columns(path: Path) -> tuple[str, ...]:
+    return tuple(c for c in ROW_COLUMNS if path.name != RUNS_FILE or c != "cell_id")
 
 
 def stores_under(paths: Iterable[Path]) -> list[Path]:
@@ -284,9 +440,13 @@ def select(folders: Iterable[Path], where: str | None = None, latest: bool = Fal
         return connection.execute(sql + " ORDER BY timestamp, dataset, embedder, index").df()
     except duckdb.Error as err:
         message = str(err).splitlines()[0]
-        raise HarnessError(
-            f"--where {where!r}: {message}; columns include {', '.join(rows.columns[:12])}"
-        ) from None
+        symbols = [c for c in rows.columns if not str(c).isidentifier() and str(c) in str(where)]
+        hint = (
+            f'; quote column names that hold symbols: "{symbols[0]}"'
+            if symbols and f'"{symbols[0]}"' not in str(where)
+            else f"; columns include {', '.join(rows.columns[:12])}"
+        )
+        raise HarnessError(f"--where {where!r}: {message}{hint}") from None
 
 
 def metric_columns(rows: pd.DataFrame) -> list[str]:
@@ -336,21 +496,40 @@ def _with_every_figure(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through `write(tmp_path)` then rename, so readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    """Write through `write(tmp_path)` then rename, so readers never see a partial file; the
+    file gets the permissions the umask gives any new file. An OSError (disk full, read-only)
+    becomes a StoreError naming the path, with the temporary file removed."""
+    tmp: Path | None = None
     try:
-        write(Path(tmp))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        os.close(fd)
+        tmp = Path(name)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            problem = os_problem(err, path.parent if path.parent.is_dir() else None)
+            raise StoreError(f"{path}: cannot write: {problem}") from err
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+TMP_SUFFIX = ".tmp"
 
 
 def _write_parquet(table: pd.DataFrame, path: Path) -> None:
     table.to_parquet(path, index=False)
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_text(path: Path, *, text: str) -> None:
     path.write_text(text)

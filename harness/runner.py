@@ -1,9 +1,11 @@
-"""Orchestration only: a Suite's cells -> CellResults. Prints nothing; reports through a Reporter.
+"""Orchestration only: a Suite's cells -> CellRecords. Prints nothing; reports through a Reporter.
 
 Work is shared where the grid allows: a dataset loads once, a model loads once per run, an
 embedder encodes each dataset once for all its indexes, the query side is timed once per
 dataset, model and thread count, and an index builds once for all its search settings. A
-failing cell is recorded with its error and the run goes on, so nothing computed is lost.
+failing cell is recorded with its error and the run goes on, so nothing computed is lost. A
+failure of the reporter's `cell_done` (where the caller saves the record) is not a failing cell:
+it stops the run, since a cell counts as finished only once it is saved.
 
 Every search is timed by the protocol of harness.measure on the cell's thread count, with
 the machine's load, the CPU other processes took and a speed probe recorded around it. Each
@@ -17,8 +19,8 @@ import functools
 import json
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,10 +28,11 @@ from harness.cache import EmbeddingCache
 from harness.datasets import LOADERS, Dataset
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError
-from harness.evaluate import Run, ann_recall, evaluate, exact_neighbours, to_run
+from harness.evaluate import AVERAGING, ann_recall, evaluate, exact_neighbours, to_run
 from harness.indexes import INDEXES
 from harness.machine import SpeedProbe, cpu_snapshot, load_average, others_cpu
 from harness.measure import MemoryWatch, StageTimes, thread_limit, time_stage, timed
+from harness.record import CellKey, CellRecord, DatasetInfo, EmbedderInfo, IndexInfo, SuiteInfo
 from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
 from harness.spread import Series, summarize
 
@@ -42,7 +45,8 @@ class Reporter(Protocol):
 
     def advance(self, n: int) -> None: ...
 
-    def cell_done(self, result: CellResult) -> None: ...
+    def cell_done(self, record: CellRecord) -> None:
+        """The cell finished or failed. An exception raised here stops the run."""
 
     def cell_skipped(self, cell: Cell, cell_id: str) -> None:
         """The cell has a result already (resume); it is not computed again."""
@@ -55,29 +59,11 @@ class SilentReporter:
     def advance(self, n: int) -> None:
         pass
 
-    def cell_done(self, result: CellResult) -> None:
+    def cell_done(self, record: CellRecord) -> None:
         pass
 
     def cell_skipped(self, cell: Cell, cell_id: str) -> None:
         pass
-
-
-@dataclass
-class CellResult:
-    cell: Cell
-    cell_id: str
-    status: Literal["ok", "failed"]
-    error: str = ""
-    dataset: dict[str, Any] = field(default_factory=dict)
-    embedder: dict[str, Any] = field(default_factory=dict)
-    index: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
-    cost: dict[str, float] = field(default_factory=dict)
-    run: Run = field(default_factory=dict)
-    """The ranking: query id -> document id -> score, best first."""
-    timings: dict[str, Series] = field(default_factory=dict)
-    """Every timed call, by series (harness.spread); batch-1 calls name their query ids."""
 
 
 def run_suite(
@@ -85,10 +71,20 @@ def run_suite(
     reporter: Reporter | None = None,
     cache: EmbeddingCache | None = None,
     skip: Collection[str] = frozenset(),
-) -> list[CellResult]:
+) -> list[CellRecord]:
     """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
     session = Session(suite, reporter or SilentReporter(), cache)
-    results: list[CellResult] = []
+    records = []
+    for record in _records(session, skip):
+        session.reporter.cell_done(record)  # where it is saved: a failure here stops the run
+        records.append(record)
+    return records
+
+
+def _records(session: Session, skip: Collection[str]) -> Iterator[CellRecord]:
+    """Every cell's record, dataset by dataset and embedder by embedder; a failure fails the
+    group's unfinished cells (or one index's) and the grid goes on."""
+    suite = session.suite
     cells = suite.cells()
     for dataset_spec in suite.datasets:
         dataset: Dataset | None = None
@@ -99,28 +95,24 @@ def run_suite(
                 if (c.dataset, c.embedder) == (dataset_spec.name, embedder_spec.name)
             ]
             ids = {c: suite.cell_id(c, "not loaded") for c in group}
-            finished: set[Cell] = set()
+            finished: set[str] = set()
             try:
                 if dataset is None:
                     dataset = _load(dataset_spec, session.reporter)
                 ids = {c: suite.cell_id(c, dataset.fingerprint) for c in group}
                 for cell in [c for c in group if ids[c] in skip]:
-                    finished.add(cell)
+                    finished.add(ids[cell])
                     session.reporter.cell_skipped(cell, ids[cell])
-                todo = [c for c in group if c not in finished]
+                todo = [c for c in group if ids[c] not in finished]
                 if todo:  # nothing to compute: no model loaded, nothing encoded
                     computed = _run_group(session, dataset, dataset_spec, embedder_spec, todo, ids)
-                for result in computed:
-                    finished.add(result.cell)
-                    results.append(result)
-                    session.reporter.cell_done(result)
+                    for record in computed:
+                        finished.add(record.cell.cell_id)
+                        yield record
             except Exception as err:  # recorded on each unfinished cell; the grid goes on
                 for cell in group:
-                    if cell not in finished:
-                        failed = CellResult(cell, ids[cell], "failed", error=_failure(err))
-                        results.append(failed)
-                        session.reporter.cell_done(failed)
-    return results
+                    if ids[cell] not in finished:
+                        yield session.failed(cell, ids[cell], err)
 
 
 def _load(spec: DatasetSpec, reporter: Reporter) -> Dataset:
@@ -140,6 +132,24 @@ class Session:
         self._embedders: dict[str, Any] = {}
         self._load_seconds: dict[str, float] = {}
         self._query_side: dict[tuple[str, str, int], dict[str, Series]] = {}
+        self.info = SuiteInfo(suite.name, suite.k, suite.metrics, AVERAGING)
+
+    def failed(self, cell: Cell, cell_id: str, err: Exception) -> CellRecord:
+        spec = self.suite.embedder(cell.embedder)
+        described = EmbedderInfo(spec.kind, getattr(spec.params, "model", spec.kind))
+        return CellRecord(cell_key(cell, cell_id), self.info, described, "failed", _failure(err))
+
+    def embedder_info(self, cell: Cell, described: dict[str, Any]) -> EmbedderInfo:
+        """The cell's embedder as recorded: its kind, and what the encoder's `describe` says."""
+        spec = self.suite.embedder(cell.embedder)
+        params = dict(described)
+        return EmbedderInfo(
+            kind=spec.kind,
+            model=params.pop("model", getattr(spec.params, "model", spec.kind)),
+            model_source=params.pop("model_source", ""),
+            query_encoder=params.pop("query_encoder", None),
+            params=params,
+        )
 
     def embedder(self, spec: EmbedderSpec) -> Any:
         if spec.name not in self._embedders:
@@ -175,6 +185,19 @@ class Session:
         return self._query_side[key]
 
 
+def cell_key(cell: Cell, cell_id: str) -> CellKey:
+    return CellKey(
+        cell_id,
+        cell.key,
+        cell.dataset,
+        cell.embedder,
+        cell.index or "",
+        cell.search,
+        cell.order,
+        cell.threads,
+    )
+
+
 def _encode_queries(embedder: Any, texts: Sequence[str], rows: np.ndarray) -> np.ndarray:
     encoded: np.ndarray = embedder.encode([texts[i] for i in rows], "query", None)
     return encoded
@@ -202,14 +225,14 @@ class _Group:
         self.memory = MemoryWatch()
         # BEIR retrieves one extra hit when it will drop the query's own id
         self.depth = self.suite.k + 1 if spec.ignore_identical_ids else self.suite.k
-        self.described = {
-            "dataset_fingerprint": dataset.fingerprint,
-            "corpus_fingerprint": dataset.corpus_fingerprint,
-            "split": dataset.split,
-            "n_docs": len(dataset.doc_ids),
-            "n_queries": len(dataset.query_ids),
-            "ignore_identical_ids": spec.ignore_identical_ids,
-        }
+        self.described = DatasetInfo(
+            fingerprint=dataset.fingerprint,
+            corpus_fingerprint=dataset.corpus_fingerprint,
+            split=dataset.split,
+            n_docs=len(dataset.doc_ids),
+            n_queries=len(dataset.query_ids),
+            ignore_identical_ids=spec.ignore_identical_ids,
+        )
 
     def build(self, make: Callable[[], Any], label: str) -> tuple[Any, Series]:
         """Build with `make` once per round (the last build is kept), timing each build."""
@@ -253,11 +276,11 @@ class _Group:
         self,
         cell: Cell,
         embedder: dict[str, Any],
-        index: dict[str, Any],
+        index: IndexInfo,
         series: dict[str, Series],
         hits: Hits,
         cost: dict[str, float],
-    ) -> CellResult:
+    ) -> CellRecord:
         scores, positions = hits
         run = to_run(
             self.dataset.query_ids,
@@ -273,17 +296,17 @@ class _Group:
             "index_rss_bytes": float(self.memory.index_bytes()),
         }
         empty = {"queries_without_results": float(sum(1 for hits in run.values() if not hits))}
-        return CellResult(
-            cell,
-            self.ids[cell],
+        return CellRecord(
+            cell_key(cell, self.ids[cell]),
+            self.session.info,
+            self.session.embedder_info(cell, embedder),
             "ok",
             dataset=self.described,
-            embedder=embedder,
             index=index,
             metrics=evaluation.means,
             per_query=evaluation.per_query,
             cost=cost | summarize(series, len(self.dataset.query_ids)) | memory | empty,
-            run=run,
+            ranking=run,
             timings=series,
         )
 
@@ -295,7 +318,7 @@ def _run_group(
     embedder_spec: EmbedderSpec,
     cells: list[Cell],
     ids: dict[Cell, str],
-) -> Iterator[CellResult]:
+) -> Iterator[CellRecord]:
     group = _Group(session, dataset, dataset_spec, ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
@@ -303,7 +326,7 @@ def _run_group(
         yield from _dense_cells(group, embedder_spec, cells)
 
 
-def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellResult]:
+def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
     """A lexical retriever indexes the corpus itself; its query side is tokenising."""
     dataset = group.dataset
     label = f"{dataset.name} · {spec.name}"
@@ -311,7 +334,7 @@ def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iter
     retriever, builds = group.build(functools.partial(indexed_retriever, spec, dataset), label)
     texts = dataset.query_texts
     cost = _no_encoding() | _index_cost(retriever.nbytes(), len(dataset.doc_ids))
-    described = {"index_kind": "", "build_params": "", "search_effective": ""}
+    described = IndexInfo(kind="", build_params="", search_effective="")
     embedder = retriever.describe() | {"query_encoder": f"{spec.kind}:{spec.name}"}
     for cell in cells:
         group.session.reporter.task(f"{label}: timing tokenising", 1)
@@ -328,7 +351,7 @@ def _tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[An
     return list(retriever.encode_queries([texts[i] for i in rows]))
 
 
-def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellResult]:
+def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
     session, dataset = group.session, group.dataset
     vectors, encoding = dense_vectors(session, dataset, spec)
     derived = EMBEDDERS.get(spec.kind)(spec.params) if spec.derived_from is not None else None
@@ -351,21 +374,21 @@ def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterat
     truth_scores, _ = exact_neighbours(vectors["document"], vectors["query"], group.depth)
     for index_name in dict.fromkeys(c.index for c in cells if c.index is not None):
         index_cells = [c for c in cells if c.index == index_name]
-        finished: set[Cell] = set()
+        finished: set[str] = set()
         try:
-            for result in _index_cells(
+            for record in _index_cells(
                 group,
                 session.suite.index(index_name),
                 vectors | {"truth_scores": truth_scores},
                 _Encoded(embedder, encoding, query_side),
                 index_cells,
             ):
-                finished.add(result.cell)
-                yield result
+                finished.add(record.cell.cell_id)
+                yield record
         except Exception as err:  # this index's cells fail; the next index still runs
             for cell in index_cells:
-                if cell not in finished:
-                    yield CellResult(cell, group.ids[cell], "failed", error=_failure(err))
+                if group.ids[cell] not in finished:
+                    yield group.session.failed(cell, group.ids[cell], err)
 
 
 def encoder(suite: Suite, spec: EmbedderSpec) -> EmbedderSpec:
@@ -438,7 +461,7 @@ def _index_cells(
     vectors: dict[str, np.ndarray],
     encoded: _Encoded,
     cells: list[Cell],
-) -> Iterator[CellResult]:
+) -> Iterator[CellRecord]:
     """Build the index once per insertion order the cells ask for; search each setting."""
     for order in dict.fromkeys(c.order for c in cells):
         todo = [c for c in cells if c.order == order]  # others finished earlier
@@ -452,7 +475,7 @@ def _ordered_cells(
     encoded: _Encoded,
     todo: list[Cell],
     order: int | None,
-) -> Iterator[CellResult]:
+) -> Iterator[CellRecord]:
     label = f"{group.dataset.name} · {todo[0].embedder} · {spec.name}"
     label += f" order={order}" if order is not None else ""
     documents, queries = vectors["document"], vectors["query"]
@@ -471,14 +494,14 @@ def _ordered_cells(
                 )
                 for at in dict.fromkeys((10, group.suite.k))
             }
-            described = {
-                "index_kind": spec.kind,
-                "build_params": json.dumps(spec.build.model_dump(), sort_keys=True),
-                "search_effective": json.dumps(
+            described = IndexInfo(
+                kind=spec.kind,
+                build_params=json.dumps(spec.build.model_dump(), sort_keys=True),
+                search_effective=json.dumps(
                     index.index.effective(settings, group.depth), sort_keys=True
                 ),
-                "insertion_seed": order,
-            }
+                insertion_seed=order,
+            )
             series |= encoded.query_side[cell.threads] | {"build": builds}
             yield group.result(
                 cell, encoded.embedder, described, series, hits, cost | agreement | machine

@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -163,22 +164,38 @@ class Suite:
     """Things worth knowing before running that are not errors, each naming file:line."""
 
     def cells(self) -> list[Cell]:
-        out = []
+        return list(self.iter_cells())
+
+    def iter_cells(self) -> Iterator[Cell]:
+        """The grid, cell by cell, without holding it (`harness run --dry-run` streams it)."""
         for dataset in self.datasets:
             for embedder in self.embedders:
                 if embedder.family == "lexical":
                     for threads in self.threads:
-                        out.append(Cell(dataset.name, embedder.name, None, "", None, threads))
+                        yield Cell(dataset.name, embedder.name, None, "", None, threads)
                     continue
                 for index in self.indexes:
                     for order in index.orders:
                         for search in index.search:
                             key = search_key(search)
-                            out += [
-                                Cell(dataset.name, embedder.name, index.name, key, order, n)
-                                for n in index.threads
-                            ]
-        return out
+                            for n in index.threads:
+                                yield Cell(dataset.name, embedder.name, index.name, key, order, n)
+
+    @property
+    def n_cells(self) -> int:
+        """len(cells()), counted without building them."""
+        lexical = sum(e.family == "lexical" for e in self.embedders) * len(self.threads)
+        dense = len(self.embedders) - sum(e.family == "lexical" for e in self.embedders)
+        per_dense = sum(len(i.orders) * len(i.search) * len(i.threads) for i in self.indexes)
+        return len(self.datasets) * (lexical + dense * per_dense)
+
+    def expected_values(self) -> list[dict[str, Any]]:
+        """The expectations, one per cell and metric, as a run's manifest stores them."""
+        return [
+            {"cell": cell.key, "metric": m, "expected": v, "tolerance": expectation.tolerance}
+            for expectation, cell in self.expectations
+            for m, v in expectation.values.items()
+        ]
 
     def index(self, name: str) -> IndexSpec:
         return next(i for i in self.indexes if i.name == name)
@@ -264,7 +281,11 @@ def load_suite(path: str | Path) -> Suite:
     )
     expectations = tuple(_expectation(doc, suite, i, e) for i, e in enumerate(top.expect))
     gates = tuple(_gate(doc, i, text) for i, text in enumerate(top.gates))
-    warnings = (*_float_storage_warnings(doc, embedders, indexes), *_thread_warnings(doc, suite))
+    warnings = (
+        *_float_storage_warnings(doc, embedders, indexes),
+        *_thread_warnings(doc, suite),
+        *_size_warnings(doc, suite),
+    )
     return dataclasses.replace(suite, expectations=expectations, gates=gates, warnings=warnings)
 
 
@@ -279,9 +300,28 @@ def _threads(doc: LocatedYaml, loc: Loc, value: Any) -> tuple[int, ...]:
     return tuple(counts)
 
 
+LARGE_GRID = 5_000
+"""More cells than this gets a warning: it is usually a list of settings multiplied by mistake."""
+
+
+def _size_warnings(doc: LocatedYaml, suite: Suite) -> list[str]:
+    n = suite.n_cells
+    if n <= LARGE_GRID:
+        return []
+    sizes = (
+        f"{len(suite.datasets)} datasets x {len(suite.embedders)} embedders x "
+        f"{len(suite.indexes)} indexes, {sum(len(i.search) for i in suite.indexes)} search "
+        "settings"
+    )
+    return [
+        f"{doc.path}: {n:,} cells ({sizes}); a grid this large runs for a long time: check the "
+        "lists of settings, or split the suite"
+    ]
+
+
 def _thread_warnings(doc: LocatedYaml, suite: Suite) -> list[str]:
     cpus = len(os.sched_getaffinity(0))
-    asked = max(c.threads for c in suite.cells()) if suite.cells() else 1
+    asked = max((*suite.threads, *(n for i in suite.indexes for n in i.threads)), default=1)
     if asked <= cpus:
         return []
     return [

@@ -71,9 +71,9 @@ def load_located(path: Path) -> LocatedYaml:
         raise SuiteError(f"{path}:{line}: invalid YAML: {problem}") from None
     if root is None:
         raise SuiteError(f"{path}:1: the suite is empty; see suites/quickstart.yaml for the shape")
-    lines: dict[Loc, int] = {}
-    data = _construct(root, (), lines, path, references)
-    return LocatedYaml(path, data, lines)
+    builder = _Builder(path, references)
+    data = builder.build(root, ())
+    return LocatedYaml(path, data, builder.lines)
 
 
 def _protect_env_references(text: str) -> tuple[str, dict[str, re.Match[str]]]:
@@ -88,28 +88,63 @@ def _protect_env_references(text: str) -> tuple[str, dict[str, re.Match[str]]]:
     return _ENV_VAR.sub(token, text), references
 
 
-def _construct(
-    node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path, refs: dict[str, re.Match[str]]
-) -> Any:
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+MAX_VALUES = 100_000
+"""Values a suite may expand to: aliases (`*x`) can multiply a small file into billions."""
+MAX_DEPTH = 64
+
+
+class _Builder:
+    """Python values from a composed YAML tree, each key's and item's line recorded; alias
+    expansion bounded in count and depth, and a self-referencing alias refused."""
+
+    def __init__(self, path: Path, refs: dict[str, re.Match[str]]) -> None:
+        self.path, self.refs = path, refs
+        self.lines: dict[Loc, int] = {}
+        self.values = 0
+        self.open: set[int] = set()  # ids of the nodes being built: a repeat is a cycle
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        line = node.start_mark.line + 1
+        self.lines.setdefault(loc, line)
+        self.values += 1
+        if self.values > MAX_VALUES or len(loc) > MAX_DEPTH:
+            raise SuiteError(
+                f"{self.path}:{line}: the suite expands to more than {MAX_VALUES:,} values or "
+                f"{MAX_DEPTH} levels (YAML aliases *name repeat what &name marks); write it out "
+                "or use fewer aliases"
+            )
+        if id(node) in self.open:
+            raise SuiteError(
+                f"{self.path}:{line}: an alias refers to the value that contains it; "
+                "a suite cannot be recursive"
+            )
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self.open.add(id(node))
+            try:
+                return (
+                    self._mapping(node, loc)
+                    if isinstance(node, yaml.MappingNode)
+                    else [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+                )
+            finally:
+                self.open.discard(id(node))
+        value = _SCALARS.construct_object(node)
+        if isinstance(value, str):
+            return _expand_env(value, self.path, line, self.refs)
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = _SCALARS.construct_object(key_node)
             key_line = key_node.start_mark.line + 1
             if not isinstance(key, str):
-                raise SuiteError(f"{path}:{key_line}: keys must be strings, got {key!r}")
+                raise SuiteError(f"{self.path}:{key_line}: keys must be strings, got {key!r}")
             if key in out:
-                raise SuiteError(f"{path}:{key_line}: duplicate key '{key}'; keep one of them")
-            lines[(*loc, key)] = key_line
-            out[key] = _construct(value_node, (*loc, key), lines, path, refs)
+                raise SuiteError(f"{self.path}:{key_line}: duplicate key '{key}'; keep one of them")
+            self.lines[(*loc, key)] = key_line
+            out[key] = self.build(value_node, (*loc, key))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), lines, path, refs) for i, item in enumerate(node.value)]
-    value = _SCALARS.construct_object(node)
-    if isinstance(value, str):
-        return _expand_env(value, path, node.start_mark.line + 1, refs)
-    return value
 
 
 def _expand_env(value: str, path: Path, line: int, refs: dict[str, re.Match[str]]) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import SuiteError
-from harness.gate.check import expected_values, grade
+from harness.gate.check import grade
 from harness.gate.compare import Runs, compare
 from harness.gate.output import compare_cases, junit_xml
 from harness.gate.rules import parse_gate
@@ -211,7 +211,7 @@ def test_check_grades_ok_within_tolerance_and_fail(
             {"cell": "tiny/minilm/exact/-", "status": "ok", "error": "", "nDCG@10": 0.6},
         ]
     )
-    graded = grade(expected_values(suite), rows).set_index(["cell", "metric"])["grade"]
+    graded = grade(suite.expected_values(), rows).set_index(["cell", "metric"])["grade"]
     assert graded[("tiny/bm25/-/-", "nDCG@10")] == "OK"
     assert graded[("tiny/bm25/-/-", "R@100")] == "within tolerance"
     assert graded[("tiny/minilm/exact/-", "nDCG@10")] == "FAIL"

@@ -5,12 +5,12 @@ Every malformed input is reported as `file:line: what is wrong; how to fix it`.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,8 @@ from harness.errors import DatasetError
 from harness.registry import Registry
 
 LOADERS: Registry[type] = Registry("dataset loader", "harness.datasets")
+GRADES = (-(2**31), 2**31 - 1)
+"""The relevance grades trec_eval (a C int) can hold."""
 
 
 class BeirParams(BaseModel):
@@ -41,6 +43,11 @@ class BeirLoader:
             raise DatasetError("a beir dataset needs exactly one of 'path' or 'url'")
         if params.path is not None and not params.path.exists():
             raise DatasetError(f"{params.path}: dataset not found; check the path in the suite")
+        path = params.path
+        if path is not None and path.is_dir():
+            check_beir_folder(path, params.split)
+        if path is not None and path.suffix == ".zip" and not zipfile.is_zipfile(path):
+            raise DatasetError(f"{path}: not a valid zip file; re-download it")
         self.params = params
 
     def load(self, name: str) -> Dataset:
@@ -62,14 +69,7 @@ class BeirLoader:
 def load_beir_folder(folder: Path, *, name: str, split: str) -> Dataset:
     corpus_file = _first_existing(folder, ["corpus.jsonl", "corpus.jsonl.gz"])
     queries_file = _first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
-    qrels_file = folder / "qrels" / f"{split}.tsv"
-    if not qrels_file.is_file():
-        splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-        raise DatasetError(
-            f"{qrels_file}: split '{split}' not found; "
-            f"available splits: {', '.join(splits) or 'none'}"
-        )
-
+    qrels_file = _qrels_file(folder, split)
     documents = _read_documents(corpus_file)
     if not documents:
         raise DatasetError(f"{corpus_file}: the corpus is empty; it needs one JSON document a line")
@@ -91,6 +91,30 @@ def load_beir_folder(folder: Path, *, name: str, split: str) -> Dataset:
     )
 
 
+def check_beir_folder(folder: Path, split: str) -> None:
+    """What can be checked without reading a whole collection (as `harness validate` does):
+    the files are there, the split exists, and the first lines of corpus and queries parse."""
+    _qrels_file(folder, split)
+    for names in (["corpus.jsonl", "corpus.jsonl.gz"], ["queries.jsonl", "queries.jsonl.gz"]):
+        path = _first_existing(folder, names)
+        for lineno, obj in _json_lines(path):
+            _field(path, lineno, obj, "_id", None)
+            break
+        else:
+            raise DatasetError(f"{path}: empty; it needs one JSON object a line")
+
+
+def _qrels_file(folder: Path, split: str) -> Path:
+    qrels_file = folder / "qrels" / f"{split}.tsv"
+    if not qrels_file.is_file():
+        splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise DatasetError(
+            f"{qrels_file}: split '{split}' not found; "
+            f"available splits: {', '.join(splits) or 'none'}"
+        )
+    return qrels_file
+
+
 def _first_existing(folder: Path, names: list[str]) -> Path:
     for candidate in names:
         if (folder / candidate).is_file():
@@ -98,33 +122,44 @@ def _first_existing(folder: Path, names: list[str]) -> Path:
     raise DatasetError(f"{folder}: no {' or '.join(names)} found; is this a BEIR-layout folder?")
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a UTF-8 (optionally gzipped) file, without line endings. A leading
+    byte-order mark is dropped, as editors on Windows write one; a line that is not UTF-8 is
+    reported at its own line number."""
+    lineno = 0
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
+            for lineno, raw in enumerate(handle, start=1):
+                if lineno == 1:
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise DatasetError(
+                        f"{path}:{lineno}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                        f"{err.start + 1}); save the file as UTF-8"
+                    ) from None
+                yield lineno, line.rstrip("\r\n")
+    except (gzip.BadGzipFile, EOFError, OSError) as err:
+        raise DatasetError(
+            f"{path}:{lineno + 1}: unreadable ({err}); re-download the file"
+        ) from None
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    with _open_text(path) as handle:
-        lineno = 0
+    for lineno, line in _text_lines(path):
+        if not line.strip():
+            continue
         try:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DatasetError(
-                        f"{path}:{lineno}: malformed JSON ({err.msg} at column {err.colno}); "
-                        "fix or remove the line"
-                    ) from None
-                if not isinstance(obj, dict):
-                    raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {obj!r:.40}")
-                yield lineno, obj
-        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
             raise DatasetError(
-                f"{path}:{lineno + 1}: unreadable ({err}); re-download the file"
+                f"{path}:{lineno}: malformed JSON ({err.msg} at column {err.colno}); "
+                "fix or remove the line"
             ) from None
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {obj!r:.40}")
+        yield lineno, obj
 
 
 Field = Callable[[str, "str | None"], str]
@@ -165,6 +200,11 @@ def _read_texts(path: Path, what: str, text_of: Callable[[Field], str]) -> dict[
             return _field(path, lineno, obj, key, default)
 
         item_id = field("_id", None)
+        if not item_id or any(c.isspace() for c in item_id):
+            raise DatasetError(
+                f"{path}:{lineno}: {what} id {item_id!r} is empty or holds whitespace, which "
+                "TREC run files (and trec_eval) cannot hold; rename the id"
+            )
         if item_id in texts:
             raise DatasetError(
                 f"{path}:{lineno}: duplicate {what} id '{item_id}' (first at line "
@@ -178,41 +218,43 @@ def _read_texts(path: Path, what: str, text_of: Callable[[Field], str]) -> dict[
 def _read_qrels(path: Path, documents: dict[str, str], queries: dict[str, str]) -> Qrels:
     """BEIR qrels (query-id, corpus-id, score, with a header) or TREC qrels (qid, 0, docid, rel)."""
     qrels: Qrels = {}
-    with path.open(encoding="utf-8", newline=None) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            cols = line.rstrip("\n").split("\t") if "\t" in line else line.split()
-            if lineno == 1 and cols[0].strip().lower() in {"query-id", "query_id", "qid"}:
-                continue
-            if len(cols) == 4:
-                cols = [cols[0], cols[2], cols[3]]
-            if len(cols) != 3:
-                raise DatasetError(
-                    f"{path}:{lineno}: expected 3 tab-separated columns "
-                    f"(query-id, corpus-id, score), got {len(cols)}"
-                )
-            query_id, doc_id, score_text = (c.strip() for c in cols)
-            try:
-                score = int(score_text)
-            except ValueError:
-                raise DatasetError(
-                    f"{path}:{lineno}: score '{score_text}' is not an integer; "
-                    "relevance grades are integers"
-                ) from None
-            if query_id not in queries:
-                raise DatasetError(
-                    f"{path}:{lineno}: query '{query_id}' is not in the queries file"
-                )
-            if doc_id not in documents:
-                raise DatasetError(f"{path}:{lineno}: document '{doc_id}' is not in the corpus")
-            judged = qrels.setdefault(query_id, {})
-            if doc_id in judged and judged[doc_id] != score:
-                raise DatasetError(
-                    f"{path}:{lineno}: query '{query_id}' judges document '{doc_id}' twice "
-                    f"({judged[doc_id]} and {score}); keep one judgment"
-                )
-            judged[doc_id] = score
+    for lineno, line in _text_lines(path):
+        if not line.strip():
+            continue
+        cols = line.split("\t") if "\t" in line else line.split()
+        if lineno == 1 and cols[0].strip().lower() in {"query-id", "query_id", "qid"}:
+            continue
+        if len(cols) == 4:
+            cols = [cols[0], cols[2], cols[3]]
+        if len(cols) != 3:
+            raise DatasetError(
+                f"{path}:{lineno}: expected 3 tab-separated columns "
+                f"(query-id, corpus-id, score), got {len(cols)}"
+            )
+        query_id, doc_id, score_text = (c.strip() for c in cols)
+        try:
+            score = int(score_text)
+        except ValueError:
+            raise DatasetError(
+                f"{path}:{lineno}: score '{score_text}' is not an integer; "
+                "relevance grades are integers"
+            ) from None
+        if not GRADES[0] <= score <= GRADES[1]:
+            raise DatasetError(
+                f"{path}:{lineno}: score {score} is out of range; relevance grades are "
+                f"small integers (trec_eval takes {GRADES[0]} to {GRADES[1]})"
+            )
+        if query_id not in queries:
+            raise DatasetError(f"{path}:{lineno}: query '{query_id}' is not in the queries file")
+        if doc_id not in documents:
+            raise DatasetError(f"{path}:{lineno}: document '{doc_id}' is not in the corpus")
+        judged = qrels.setdefault(query_id, {})
+        if doc_id in judged and judged[doc_id] != score:
+            raise DatasetError(
+                f"{path}:{lineno}: query '{query_id}' judges document '{doc_id}' twice "
+                f"({judged[doc_id]} and {score}); keep one judgment"
+            )
+        judged[doc_id] = score
     return qrels
 
 

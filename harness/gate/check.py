@@ -13,22 +13,13 @@ from typing import Any
 import pandas as pd
 
 from harness.gate.rules import EXACT
-from harness.spec import Suite
 
 OK, WITHIN, FAIL = "OK", "within tolerance", "FAIL"
 
 
-def expected_values(suite: Suite) -> list[dict[str, Any]]:
-    """The suite's expectations, one per cell and metric, as stored in a run's manifest."""
-    return [
-        {"cell": cell.key, "metric": m, "expected": v, "tolerance": expectation.tolerance}
-        for expectation, cell in suite.expectations
-        for m, v in expectation.values.items()
-    ]
-
-
 def grade(expected: list[dict[str, Any]], runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per expected value: cell, metric, expected, actual, delta, tolerance, grade."""
+    """`expected` as a run's manifest stores them (Suite.expected_values): one row per
+    expected value: cell, metric, expected, actual, delta, tolerance, grade."""
     by_cell = runs.drop_duplicates("cell", keep="last").set_index("cell")
     graded = []
     for item in expected:

@@ -17,6 +17,7 @@ A cell of the baseline that is missing or failed in the current run fails too.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -69,6 +70,88 @@ class Comparison:
         return self.table[self.table["verdict"] == "FAIL"]
 
 
+@dataclass(frozen=True)
+class Pairing:
+    """`--pair 'efSearch=16:efSearch=24'`: the baseline's cells with the settings on the left
+    are compared with the current cells that have those on the right instead. A name is a
+    search setting, or dataset, embedder or index."""
+
+    text: str
+    before: dict[str, object]
+    after: dict[str, object]
+
+
+NAMED = ("dataset", "embedder", "index")
+"""Columns a pairing can rename; any other name is a search setting."""
+
+
+def parse_pairing(text: str) -> Pairing:
+    """'efSearch=16:efSearch=24' or 'index=hnsw16,efSearch=16:index=hnsw24,efSearch=24'."""
+    sides = text.split(":")
+    if len(sides) != 2:
+        raise ValueError(
+            f"--pair '{text}': write BASELINE:CURRENT settings, e.g. 'efSearch=16:efSearch=24'"
+        )
+    before, after = (_settings(side, text) for side in sides)
+    if set(before) != set(after):
+        raise ValueError(f"--pair '{text}': name the same settings on both sides of ':'")
+    return Pairing(text, before, after)
+
+
+def _settings(side: str, text: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in side.split(","):
+        name, equals, value = item.strip().partition("=")
+        if not equals or not name:
+            raise ValueError(f"--pair '{text}': '{item}' is not name=value")
+        try:
+            out[name] = value if name in NAMED else json.loads(value)
+        except ValueError:
+            out[name] = value
+    return out
+
+
+def paired(rows: pd.DataFrame, pairings: list[Pairing]) -> pd.DataFrame:
+    """Baseline rows with their cell keys rewritten as the pairings say, so they meet the
+    current cells they are to be compared with."""
+    rows = rows.copy()
+    for pairing in pairings:
+        for position, row in rows.iterrows():
+            search = _search_settings(row.get("search_params", ""))
+            values = {
+                n: row.get(n) if n in NAMED else search.get(n, _ABSENT) for n in pairing.before
+            }
+            if values != pairing.before:
+                continue
+            key = str(row["cell"])
+            for name in pairing.before:
+                if name in NAMED:
+                    key = key.replace(f"{row[name]}", str(pairing.after[name]), 1)
+            if any(n not in NAMED for n in pairing.before):
+                moved = search | {n: v for n, v in pairing.after.items() if n not in NAMED}
+                old = str(row.get("search_params", ""))
+                key = key.replace(old, json.dumps(moved, separators=(",", ":"), sort_keys=True), 1)
+            rows.loc[position, "cell"] = key
+    return rows
+
+
+_ABSENT = object()
+
+
+def _rename(table: pd.DataFrame, cells: dict[str, str]) -> pd.DataFrame:
+    if "cell" not in table or table.empty:
+        return table
+    return table.assign(cell=table["cell"].map(lambda c: cells.get(c, c)))
+
+
+def _search_settings(text: object) -> dict[str, object]:
+    try:
+        settings = json.loads(str(text)) if text else {}
+    except ValueError:
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
 def compare(
     current: Runs,
     baseline: Runs,
@@ -78,8 +161,16 @@ def compare(
     correction: Adjustment = "holm",
     resamples: int = 10_000,
     seed: int = 0,
+    pairings: list[Pairing] | None = None,
 ) -> Comparison:
-    """Compare `current` with `baseline` on `metrics` (per-query tested) and the cost figures."""
+    """Compare `current` with `baseline` on `metrics` (per-query tested) and the cost figures;
+    `pairings` match baseline cells to current cells whose settings changed."""
+    if pairings:
+        rows = paired(baseline.rows, pairings)
+        renamed = dict(zip(baseline.rows["cell"], rows["cell"], strict=True))
+        baseline = Runs(
+            rows, _rename(baseline.per_query, renamed), _rename(baseline.timings, renamed)
+        )
     cur, base = _by_cell(current.rows), _by_cell(baseline.rows)
     ann = [c for c in cur.columns if c.startswith("ann_recall@")]
     costs = (*COST_FIGURES, "probe_ms")

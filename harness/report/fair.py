@@ -13,6 +13,7 @@ Missing cells (not run, failed, or without a value) are shown as missing, never 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from harness.errors import HarnessError
 from harness.figures import format_value
 from harness.registry import did_you_mean
 from harness.report.leaderboard import search_label
+from harness.results import metric_columns
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -227,6 +229,8 @@ def fair_leaderboard(
         prior=prior,
         groups=_components(wins.loc[compared, compared]) if compared else [],
         unranked=[s for s in order if s not in compared],
+        folds={} if system_col is None else folded(rows, system_col),
+        system_col=system_col,
     )
     return FairLeaderboard(
         metric=metric,
@@ -244,6 +248,8 @@ def fair_method_note(
     prior: float = PRIOR,
     groups: list[list[str]] | None = None,
     unranked: list[str] | None = None,
+    folds: dict[str, list[str]] | None = None,
+    system_col: str | None = None,
 ) -> str:
     """How each column of the fair leaderboard is computed, a line each, for a report."""
     if shared_datasets:
@@ -274,6 +280,13 @@ def fair_method_note(
         )
     if unranked:
         lines.append("No per-query comparison, so no strength: " + ", ".join(unranked) + ".")
+    if system_col is not None:
+        lines.append(
+            f"--by {system_col}: a row is every system with that {system_col}; on each dataset "
+            "its systems' values are averaged (their per-query values too)."
+        )
+    for value, systems in (folds or {}).items():
+        lines.append(f"{value} averages {len(systems)} systems: " + "; ".join(systems) + ".")
     return "\n".join(lines)
 
 
@@ -319,10 +332,11 @@ def _cells(
     rows: pd.DataFrame, metric: str, system_col: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     if metric not in rows:
-        hint = did_you_mean(metric, [str(c) for c in rows.columns])
+        measured = metric_columns(rows) + [c for c in rows.columns if c.startswith("ann_recall@")]
+        hint = did_you_mean(_spelled(metric), measured)
         raise HarnessError(
-            f"--metric {metric}: no such column in the results.{hint} Give a metric the "
-            "suites measured, e.g. nDCG@10"
+            f"--metric {metric}: not a metric of these results.{hint} Measured: "
+            f"{', '.join(measured) or 'none'}"
         )
     frame = rows.drop_duplicates("cell_id", keep="last") if "cell_id" in rows else rows
     frame = pd.DataFrame(
@@ -349,9 +363,94 @@ def _cells(
     return matrix, status
 
 
+CONFIGURATION = ("model", "embedder_params", "index_kind", "build_params", "k")
+"""Columns besides the label's that determine a system's numbers: two rows with one label but
+different values here (an index built with M 16 and with M 4) are different systems."""
+
+
+def distinct_systems(rows: pd.DataFrame) -> pd.Series:
+    """`system_labels`, with what tells apart rows that share a label but not a configuration
+    appended: 'minilm · hnsw efSearch=64 (M=4)'."""
+    labels = system_labels(rows)
+    columns = [c for c in CONFIGURATION if c in rows]
+    if not columns:
+        return labels
+    configs = pd.DataFrame({c: rows[c].map(_normalised) for c in columns}, index=rows.index)
+    out = labels.copy()
+    for label in labels.unique():
+        mine = configs[labels == label]
+        if len(mine.drop_duplicates()) < 2:
+            continue
+        for position, config in mine.iterrows():
+            out[position] = f"{label} ({_difference(config, mine)})"
+    return out
+
+
+def _difference(config: pd.Series, others: pd.DataFrame) -> str:
+    """What sets `config` apart among `others`: the settings whose values differ, as k=v."""
+    parts = []
+    for column in others.columns:
+        if others[column].nunique() < 2:
+            continue
+        mine, theirs = _settings(config[column]), [_settings(v) for v in others[column]]
+        if mine is None or any(t is None for t in theirs):
+            parts.append(f"{column}={config[column]}")
+            continue
+        keys = sorted({k for t in theirs if t is not None for k in t} | set(mine))
+        parts += [
+            f"{k}={mine.get(k, MISSING)}"
+            for k in keys
+            if len({json.dumps(t.get(k) if t else None, default=str) for t in theirs}) > 1
+        ]
+    return ", ".join(parts)
+
+
+INCIDENTAL = frozenset({"device", "batch_size", "model_source"})
+"""Recorded settings that do not change a system's quality figures."""
+
+
+def _normalised(value: object) -> str:
+    """A configuration value as comparable text: JSON settings sorted, incidental ones dropped."""
+    settings = _settings(str(value))
+    if settings is None:
+        return "" if not _present(value) else str(value)
+    kept = {k: v for k, v in settings.items() if k not in INCIDENTAL}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _settings(text: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def folded(rows: pd.DataFrame, system_col: str) -> dict[str, list[str]]:
+    """For `--by column`: each value's distinct systems (configurations) that it averages."""
+    frame = rows.drop_duplicates("cell_id", keep="last") if "cell_id" in rows else rows
+    systems = distinct_systems(frame)
+    groups = pd.DataFrame({"by": frame[system_col].astype(str), "system": systems})
+    return {
+        str(value): sorted(group["system"].unique())
+        for value, group in groups.groupby("by", sort=True)
+        if group["system"].nunique() > 1
+    }
+
+
+_ALIASES = {"MAP": "AP", "MRR": "RR", "RECALL": "R", "NDCG": "nDCG", "PRECISION": "P"}
+"""Common names of metrics and ir-measures' spelling of them."""
+
+
+def _spelled(metric: str) -> str:
+    """`metric` with a common name put as ir-measures spells it: MAP@100 -> AP@100."""
+    base, at, cutoff = metric.partition("@")
+    return _ALIASES.get(base.upper(), base) + at + cutoff
+
+
 def _systems(rows: pd.DataFrame, system_col: str | None) -> pd.Series:
     if system_col is None:
-        return system_labels(rows)
+        return distinct_systems(rows)
     if system_col not in rows:
         hint = did_you_mean(system_col, [str(c) for c in rows.columns])
         raise HarnessError(

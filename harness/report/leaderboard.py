@@ -113,7 +113,22 @@ def _notes(runs: pd.DataFrame, stage: Stage) -> list[str]:
             f"{format_value('bytes_per_vector', row['bytes_per_vector'])} B per document: "
             "wider values than the codes; the codes alone would take the embedding B"
         )
+    cached = _encoded_earlier(runs)
+    if cached.any():
+        embedders = ", ".join(dict.fromkeys(runs.loc[cached, "embedder"].astype(str)))
+        notes.append(
+            f"docs/s of {embedders}: from the encode that filled the embedding cache, not from "
+            "this run, which read the document vectors from the cache"
+        )
     return list(dict.fromkeys(notes))
+
+
+def _encoded_earlier(runs: pd.DataFrame) -> pd.Series:
+    """Dense rows whose vectors came from the cache: their encoding figures are the filler's."""
+    if not {"texts_encoded", "docs_per_s", "n_docs"} <= set(runs.columns):
+        return pd.Series(False, index=runs.index)
+    # a run that encoded the documents encoded at least n_docs texts
+    return (runs["texts_encoded"] < runs["n_docs"]) & runs["docs_per_s"].notna()
 
 
 def codes_in_wider_index(runs: pd.DataFrame) -> pd.Series:
