@@ -199,6 +199,13 @@ class EmbeddingCache:
                 total -= e.nbytes
         for e in removed:
             self.remove(e.digest)
+        kept_anyway = [e for e in removed if (self.folder / e.digest).exists()]
+        if kept_anyway:
+            self.warnings.append(
+                f"{self.folder}: {len(kept_anyway)} entries could not be removed "
+                "(read-only or in use); they are still there"
+            )
+        removed = [e for e in removed if e not in kept_anyway]
         for leftover in self.folder.glob(f"{PARTIAL}*") if self.folder.is_dir() else []:
             if not _writer_alive(leftover):  # a live run's entry in the making stays
                 shutil.rmtree(leftover, ignore_errors=True)

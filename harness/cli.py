@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -96,7 +97,8 @@ def _load(path: Path) -> Suite:
 
 @app.command()
 def validate(suite: SuiteArg) -> None:
-    """Check a suite (keys, types, component names, files, models) without running it."""
+    """Check a suite (keys, types, component names, models, data files: splits exist, first
+    lines parse) without running it or loading a model."""
     loaded = _load(suite)
     _print_warnings(loaded.warnings)
     typer.echo(
@@ -118,7 +120,11 @@ def run(
     ] = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Recompute cells that already have a result in --out."),
+        typer.Option(
+            "--force",
+            help="Recompute cells that already have a result in --out; write into an --out "
+            "that harness did not create.",
+        ),
     ] = False,
     repeat: Annotated[
         int | None,
@@ -208,7 +214,17 @@ def run(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     _print_warnings([*(cache.warnings if cache else []), *meta["warnings"]])
-    _write_reports(console, folder, runs, loaded.metrics)
+    try:
+        _write_reports(console, folder, runs, loaded.metrics)
+    except OSError as err:
+        from harness.errors import os_problem
+
+        typer.echo(
+            f"error: {folder}: results saved, but the leaderboard and plots could not be "
+            f"written: {os_problem(err, folder)}; fix it and run the same command again",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     failed = runs[runs["status"] == "failed"]
     for _, row in failed.iterrows():
         console.print(f"[red]failed[/red] {escape(row['cell'])}: {escape(row['error'])}")
@@ -287,7 +303,8 @@ def results_command(
         if export.suffix not in writers:
             typer.echo(f"error: --export {export}: use one of {', '.join(writers)}", err=True)
             raise typer.Exit(2)
-        writers[export.suffix]()
+        with _writing(export, "--export"):
+            writers[export.suffix]()
         typer.echo(f"{len(rows)} rows -> {export}")
         return
     _console().print(_table(rows[shown], f"{len(rows)} rows"))
@@ -353,8 +370,7 @@ def leaderboard_command(
     text = fair_markdown(board)
     typer.echo(text)
     if markdown is not None:
-        with markdown.open("a") as handle:
-            handle.write(text + "\n")
+        _append(markdown, text + "\n")
 
 
 def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -584,16 +600,33 @@ def _gate_report(
         console.print(f"note: {escape(note)}")
     colour = "red" if verdict.startswith("FAIL") else "green"
     console.print(f"[{colour}]{escape(verdict)}[/{colour}]")
-    if markdown is not None:
-        with markdown.open("a") as handle:  # appends: $GITHUB_STEP_SUMMARY collects sections
-            handle.write(as_markdown(display, title, verdict, notes) + "\n")
+    if markdown is not None:  # appends: $GITHUB_STEP_SUMMARY collects sections
+        _append(markdown, as_markdown(display, title, verdict, notes) + "\n")
 
 
 def _write_junit(path: Path, suite: str, cases: list[Any]) -> None:
     from harness.gate.output import junit_xml
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_xml(suite, cases))
+    with _writing(path, "--junit"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(junit_xml(suite, cases))
+
+
+def _append(path: Path, text: str) -> None:
+    with _writing(path, "--markdown"), path.open("a") as handle:
+        handle.write(text)
+
+
+@contextmanager
+def _writing(path: Path, option: str) -> Iterator[None]:
+    """A file the user asked for: one that cannot be written is bad input (exit 2)."""
+    from harness.errors import os_problem
+
+    try:
+        yield
+    except OSError as err:
+        typer.echo(f"error: {option} {path}: cannot write: {os_problem(err)}", err=True)
+        raise typer.Exit(2) from None
 
 
 cache_app = typer.Typer(help="The embedding cache: list, size, prune.", no_args_is_help=True)
@@ -645,10 +678,12 @@ def cache_prune(
     if older_than is None and max_size is None:
         typer.echo("error: give --older-than DAYS, --max-size MB, or both", err=True)
         raise typer.Exit(2)
-    removed = EmbeddingCache().prune(
+    cache = EmbeddingCache()
+    removed = cache.prune(
         older_than_s=None if older_than is None else older_than * 86400,
         max_bytes=None if max_size is None else int(max_size * 1e6),
     )
+    _print_warnings(cache.warnings)
     typer.echo(f"removed {len(removed)} entries, {_size(sum(e.nbytes for e in removed))}")
 
 

@@ -89,6 +89,17 @@ FIGURES: dict[str, Figure] = {
     )
 }
 
+ENCODING_FIGURES: tuple[str, ...] = (
+    "model_load_s",
+    "encode_docs_s",
+    "docs_per_s",
+    "encode_queries_s",
+    "queries_per_s",
+    "dim",
+    "vector_bytes",
+)
+"""What a dense embedder's encoding records; a lexical retriever has none of them."""
+
 COST_FIGURES: tuple[str, ...] = (
     "qps",
     "latency_p50_ms",
@@ -167,6 +178,37 @@ def format_value(name: str, value: object) -> str:
     if kind == "size":
         return _size(number)
     return f"{number:,.0f}"
+
+
+def format_signed(name: str, value: object) -> str:
+    """A change of the figure `name`, signed: '+0.0123', '-1,204'; no change prints unsigned."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value):
+        return MISSING
+    number = float(value)
+    text = format_value(name, abs(number))
+    if number == 0 or not text.strip("0.,"):
+        return text
+    return ("+" if number > 0 else "-") + text
+
+
+def format_p(value: object) -> str:
+    """A p-value: four decimals, '<0.0001' below."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isnan(value):
+        return MISSING
+    number = float(value)
+    return "<0.0001" if number < 1e-4 else f"{number:.4f}"
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A table as Markdown, each number formatted by the figure its column names; the one
+    Markdown writer of every report, gate and leaderboard."""
+    columns = [str(c) for c in table.columns]
+    header = (c.replace("|", "\\|") for c in columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in table.itertuples(index=False):
+        cells = (format_value(c, v).replace("|", "\\|") for c, v in zip(columns, row, strict=True))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _size(n_bytes: float) -> str:

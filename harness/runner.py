@@ -29,6 +29,7 @@ from harness.datasets import LOADERS, Dataset
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError
 from harness.evaluate import AVERAGING, ann_recall, evaluate, exact_neighbours, to_run
+from harness.figures import ENCODING_FIGURES
 from harness.indexes import INDEXES
 from harness.machine import SpeedProbe, cpu_snapshot, load_average, others_cpu
 from harness.measure import MemoryWatch, StageTimes, thread_limit, time_stage, timed
@@ -576,13 +577,4 @@ def _index_cost(n_bytes: int, n_docs: int) -> dict[str, float]:
 
 def _no_encoding() -> dict[str, float]:
     """Lexical retrievers encode nothing; their tokenising and indexing is build time."""
-    keys = (
-        "model_load_s",
-        "encode_docs_s",
-        "docs_per_s",
-        "encode_queries_s",
-        "queries_per_s",
-        "dim",
-        "vector_bytes",
-    )
-    return dict.fromkeys(keys, math.nan) | {"texts_encoded": 0.0}
+    return dict.fromkeys(ENCODING_FIGURES, math.nan) | {"texts_encoded": 0.0}

@@ -513,7 +513,8 @@ def _metric_cutoff(doc: LocatedYaml, i: int, metric: str) -> int | None:
     except Exception:
         name = re.split(r"[@(]", metric, maxsplit=1)[0]
         guess = suggest(name, sorted(ir_measures.measures.registry))
-        hint = f" Did you mean '{metric.replace(name, guess, 1)}'?" if guess else ""
+        meant = metric.replace(name, guess, 1) if guess else metric
+        hint = f" Did you mean '{meant}'?" if meant != metric else ""
         raise doc.error(
             ("metrics", i),
             f"'{metric}' is not an ir-measures metric.{hint} e.g. nDCG@10, R@100, RR@10",

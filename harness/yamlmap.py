@@ -57,6 +57,10 @@ def load_located(path: Path) -> LocatedYaml:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SuiteError(f"{path}: suite file not found; check the path") from None
+    except IsADirectoryError:
+        raise SuiteError(f"{path}: is a folder; give a suite file, e.g. {path}/x.yaml") from None
+    except OSError as err:
+        raise SuiteError(f"{path}: cannot read the suite ({err.strerror})") from None
     except UnicodeDecodeError as err:
         raise SuiteError(
             f"{path}: not UTF-8 text ({err.reason}); save the suite as UTF-8"

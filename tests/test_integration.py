@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import pytrec_eval
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.datasets.beir import load_beir_folder
 from harness.results import ResultsStore
 from tests.conftest import QUICK_TIMING_FORMAT
 
@@ -146,6 +148,31 @@ def test_elastic_and_quantised_variants_reuse_one_encode_and_report_ann_recall(
     assert (out / "rank_shift.md").is_file()
     assert (out / "plots" / "quickstart-ndcg_10-vs-bytes.png").is_file()
     assert (out / "plots" / "quickstart-ndcg_10-vs-dim.png").is_file()
+    _trec_file_re_scores_exactly(out, exact.loc["minilm-bits"])
+
+
+def _trec_file_re_scores_exactly(out: Path, row: pd.Series) -> None:
+    """Binary codes tie (Hamming distances): trec_eval on the cell's TREC file must still
+    compute the values reported for each query, not a reordering of the ties."""
+    (trec,) = out.glob(f"trec/*/{row['cell_id']}.trec")
+    ranking: dict[str, dict[str, float]] = {}
+    for line in trec.read_text().splitlines():
+        query, _, doc, _, score, _ = line.split()
+        ranking.setdefault(query, {})[doc] = float(score)
+    assert any(len(set(docs.values())) < len(docs) for docs in ranking.values())  # ties exist
+    qrels = {
+        q: dict(d)
+        for q, d in load_beir_folder(
+            REPO / "suites/data/quickstart", name="q", split="test"
+        ).qrels.items()
+    }
+    rescored = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(ranking)
+    per_query = pd.read_parquet(out / "per_query.parquet")
+    reported = per_query[
+        (per_query["cell_id"] == row["cell_id"]) & (per_query["measure"] == "nDCG@10")
+    ]
+    for query, value in zip(reported["query_id"], reported["value"], strict=True):
+        assert rescored.get(query, {}).get("ndcg_cut_10", 0.0) == value, query
 
 
 def test_a_failing_index_fails_only_its_own_cells(

@@ -48,6 +48,8 @@ class BeirLoader:
             check_beir_folder(path, params.split)
         if path is not None and path.suffix == ".zip" and not zipfile.is_zipfile(path):
             raise DatasetError(f"{path}: not a valid zip file; re-download it")
+        if path is not None and not path.is_dir() and path.suffix != ".zip":
+            raise DatasetError(f"{path}: not a folder or a .zip; point 'path' at a BEIR folder")
         self.params = params
 
     def load(self, name: str) -> Dataset:
@@ -93,8 +95,14 @@ def load_beir_folder(folder: Path, *, name: str, split: str) -> Dataset:
 
 def check_beir_folder(folder: Path, split: str) -> None:
     """What can be checked without reading a whole collection (as `harness validate` does):
-    the files are there, the split exists, and the first lines of corpus and queries parse."""
-    _qrels_file(folder, split)
+    the files are there, the split exists and judges something, and the first lines of
+    corpus and queries parse."""
+    qrels = _qrels_file(folder, split)
+    for lineno, line in _text_lines(qrels):
+        if line.strip() and not _header(lineno, line):
+            break
+    else:
+        raise DatasetError(f"{qrels}: split '{split}' has no judgments")
     for names in (["corpus.jsonl", "corpus.jsonl.gz"], ["queries.jsonl", "queries.jsonl.gz"]):
         path = _first_existing(folder, names)
         for lineno, obj in _json_lines(path):
@@ -102,6 +110,12 @@ def check_beir_folder(folder: Path, split: str) -> None:
             break
         else:
             raise DatasetError(f"{path}: empty; it needs one JSON object a line")
+
+
+def _header(lineno: int, line: str) -> bool:
+    """BEIR qrels start with `query-id corpus-id score`."""
+    first = line.split("\t")[0] if "\t" in line else (line.split() or [""])[0]
+    return lineno == 1 and first.strip().lower() in {"query-id", "query_id", "qid"}
 
 
 def _qrels_file(folder: Path, split: str) -> Path:
@@ -221,9 +235,9 @@ def _read_qrels(path: Path, documents: dict[str, str], queries: dict[str, str]) 
     for lineno, line in _text_lines(path):
         if not line.strip():
             continue
-        cols = line.split("\t") if "\t" in line else line.split()
-        if lineno == 1 and cols[0].strip().lower() in {"query-id", "query_id", "qid"}:
+        if _header(lineno, line):
             continue
+        cols = line.split("\t") if "\t" in line else line.split()
         if len(cols) == 4:
             cols = [cols[0], cols[2], cols[3]]
         if len(cols) != 3:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.figures import MISSING, format_p, format_signed, format_value, markdown_table
 from harness.gate.compare import Comparison
 
 
@@ -24,7 +24,8 @@ def check_cases(graded: pd.DataFrame) -> list[Case]:
     return [
         Case(
             row["cell"],
-            f"{row['metric']} = {row['expected']:.4f} ± {row['tolerance']:g}",
+            f"{row['metric']} = {format_value(row['metric'], row['expected'])} ± "
+            f"{row['tolerance']:g}",
             _check_failure(row) if row["grade"] == "FAIL" else None,
         )
         for _, row in graded.iterrows()
@@ -63,9 +64,16 @@ def check_display(graded: pd.DataFrame) -> pd.DataFrame:
         {
             "cell": graded["cell"],
             "metric": graded["metric"],
-            "expected": graded["expected"].map(lambda v: f"{v:.4f}"),
-            "actual": graded["actual"].map(_number),
-            "delta": graded["delta"].map(_signed),
+            "expected": [
+                format_value(m, v)
+                for m, v in zip(graded["metric"], graded["expected"], strict=True)
+            ],
+            "actual": [
+                format_value(m, v) for m, v in zip(graded["metric"], graded["actual"], strict=True)
+            ],
+            "delta": [
+                format_signed(m, v) for m, v in zip(graded["metric"], graded["delta"], strict=True)
+            ],
             "tolerance": graded["tolerance"].map(lambda v: f"{v:g}"),
             "grade": [
                 g + (f" ({n})" if n else "")
@@ -98,11 +106,11 @@ def compare_display(
         {
             "cell": shown["cell"],
             "figure": shown["figure"],
-            "baseline": shown["baseline"].map(_number),
-            "current": shown["current"].map(_number),
+            "baseline": [_value(row, "baseline") for _, row in shown.iterrows()],
+            "current": [_value(row, "current") for _, row in shown.iterrows()],
             "delta": [_delta(row) for _, row in shown.iterrows()],
             "95% CI": [_ci(row) for _, row in shown.iterrows()],
-            "p (adj.)": shown["p_adjusted"].map(_p),
+            "p (adj.)": shown["p_adjusted"].map(format_p),
             "gate": shown["gate"].replace("", "—"),
             "verdict": shown["verdict"].replace("", "—"),
         }
@@ -120,12 +128,8 @@ def compare_verdict(comparison: Comparison) -> str:
 def markdown(display: pd.DataFrame, title: str, verdict: str, notes: list[str]) -> str:
     """A Markdown section: title, verdict in bold, the table, notes as a list."""
     head, _, rest = verdict.partition(":")
-    columns = list(display.columns)
-    lines = [f"### {title}", "", f"**{head}**:{rest}", ""]
-    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in display.iterrows():
-        lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
-    lines += ["", *(f"- {note}" for note in notes)]
+    lines = [f"### {title}", "", f"**{head}**:{rest}", "", markdown_table(display)]
+    lines += [f"- {note}" for note in notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -133,54 +137,35 @@ def _check_failure(row: pd.Series) -> str:
     if row["note"]:
         return f"{row['metric']}: {row['note']}"
     return (
-        f"{row['metric']} = {row['actual']:.4f}, expected {row['expected']:.4f} ± "
-        f"{row['tolerance']:g} (off by {_signed(row['delta'])})"
+        f"{row['metric']} = {format_value(row['metric'], row['actual'])}, expected "
+        f"{format_value(row['metric'], row['expected'])} ± {row['tolerance']:g} "
+        f"(off by {format_signed(row['metric'], row['delta'])})"
     )
 
 
 def _compare_failure(row: pd.Series) -> str:
     if row["figure"] == "status":
         return str(row["gate"])
-    p = f", p (adjusted) = {_p(row['p_adjusted'])}" if not pd.isna(row["p_adjusted"]) else ""
+    p = f", p (adjusted) = {format_p(row['p_adjusted'])}" if not pd.isna(row["p_adjusted"]) else ""
     return (
-        f"{row['figure']} {_number(row['baseline'])} -> {_number(row['current'])} "
+        f"{row['figure']} {_value(row, 'baseline')} -> {_value(row, 'current')} "
         f"({_delta(row)}{p}) breaks '{row['gate']}'"
     )
 
 
 def _ci(row: pd.Series) -> str:
     if pd.isna(row["ci_low"]):
-        return "—"
-    return f"[{_signed(row['ci_low'])}, {_signed(row['ci_high'])}]"
+        return MISSING
+    figure = str(row["figure"])
+    return f"[{format_signed(figure, row['ci_low'])}, {format_signed(figure, row['ci_high'])}]"
 
 
 def _delta(row: pd.Series) -> str:
     if pd.isna(row["delta"]):
-        return "—"
+        return MISSING
     relative = f" ({row['change'] * 100:+.1f}%)" if not pd.isna(row["change"]) else ""
-    return _signed(row["delta"]) + relative
+    return format_signed(str(row["figure"]), row["delta"]) + relative
 
 
-def _number(value: object) -> str:
-    if not isinstance(value, float | int) or math.isnan(value):
-        return "—"
-    return (
-        f"{value:,.0f}"
-        if abs(value) >= 1000
-        else f"{value:.4g}"
-        if abs(value) >= 10
-        else f"{value:.4f}"
-    )
-
-
-def _signed(value: object) -> str:
-    if not isinstance(value, float | int) or math.isnan(value):
-        return "—"
-    text = f"{value:+,.0f}" if abs(value) >= 1000 else f"{value:+.4f}"
-    return text[1:] if text in ("+0.0000", "-0.0000") else text
-
-
-def _p(value: object) -> str:
-    if not isinstance(value, float | int) or math.isnan(value):
-        return "—"
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+def _value(row: pd.Series, side: str) -> str:
+    return format_value(str(row["figure"]), row[side])

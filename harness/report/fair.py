@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.figures import format_value
+from harness.figures import format_value, markdown_table
 from harness.registry import did_you_mean
 from harness.report.leaderboard import search_label
 from harness.results import metric_columns
@@ -293,23 +293,16 @@ def fair_method_note(
 def to_markdown(board: FairLeaderboard) -> str:
     """The systems x datasets scores (missing shown as —, failed marked), the rankings, and how
     they were computed."""
-    datasets = [str(d) for d in board.matrix.columns]
-    lines = [
-        f"{board.metric} by system and dataset ({MISSING}: not run, {MISSING} failed: failed)",
-        "",
-        _row(["system", *datasets]),
-        _rule(1 + len(datasets)),
-    ]
-    for system in board.matrix.index:
-        values = board.matrix.loc[system].to_numpy(dtype=float)
-        states = [str(state) for state in board.status.loc[system]]
-        cells = [
+    matrix = pd.DataFrame({"system": [str(s) for s in board.matrix.index]})
+    for dataset in board.matrix.columns:
+        matrix[str(dataset)] = [
             format_value(board.metric, float(value))
             if not math.isnan(value)
             else (MISSING if state == "not run" else f"{MISSING} {state}")
-            for value, state in zip(values, states, strict=True)
+            for value, state in zip(
+                board.matrix[dataset].to_numpy(dtype=float), board.status[dataset], strict=True
+            )
         ]
-        lines.append(_row([str(system), *cells]))
     shared = ", ".join(board.shared_datasets) or "none"
     headers = {
         "system": "system",
@@ -321,11 +314,15 @@ def to_markdown(board: FairLeaderboard) -> str:
         "bt_rank": "BT rank",
         "bt_comparisons": "BT comparisons",
     }
-    lines += ["", "Rankings", "", _row(list(headers.values())), _rule(len(headers))]
-    for _, entry in board.table.iterrows():
-        lines.append(_row([_ranking_cell(column, entry[column]) for column in headers]))
-    lines += ["", *(f"- {line}" for line in board.note.splitlines())]
-    return "\n".join(lines) + "\n"
+    rankings = pd.DataFrame(
+        {
+            title: [_ranking_cell(column, value) for value in board.table[column]]
+            for column, title in headers.items()
+        }
+    )
+    title = f"{board.metric} by system and dataset ({MISSING}: not run, {MISSING} failed: failed)"
+    notes = "".join(f"- {line}\n" for line in board.note.splitlines())
+    return f"{title}\n\n{markdown_table(matrix)}\nRankings\n\n{markdown_table(rankings)}\n{notes}"
 
 
 def _cells(
@@ -546,11 +543,3 @@ def _ranking_cell(column: str, value: object) -> str:
             return f"{number:#.3g}"
         return format_value(column, number)
     return str(value)
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-
-def _rule(count: int) -> str:
-    return "|" + "|".join("---" for _ in range(count)) + "|"

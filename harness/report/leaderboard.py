@@ -144,12 +144,3 @@ def search_label(search_params: str) -> str:
     """'{"efSearch":16}' -> 'efSearch=16'; no settings -> '-'."""
     settings = json.loads(search_params) if search_params else {}
     return ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None) or "-"
-
-
-def to_markdown(table: pd.DataFrame) -> str:
-    """A table as Markdown; numbers formatted by the figure their column names."""
-    columns = list(table.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for _, row in table.iterrows():
-        lines.append("| " + " | ".join(format_value(str(c), row[c]) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
