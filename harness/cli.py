@@ -126,6 +126,10 @@ def run(
             "that harness did not create.",
         ),
     ] = False,
+    report: Annotated[
+        bool,
+        typer.Option("--report", help="Then build the HTML site into <out>/site (harness report)."),
+    ] = False,
     repeat: Annotated[
         int | None,
         typer.Option(
@@ -194,9 +198,11 @@ def run(
             store.write_manifest(meta)
             runs = store.write_views(cell_ids, meta)
     except KeyboardInterrupt:
+        now = store.saved(stamp.run_id)  # on disk: a cell interrupted while saving may be there
+        earlier = len(set(cell_ids) - set(saved))
         typer.echo(
-            f"interrupted: {len(cell_ids)} of {total} cells saved in {folder}/ "
-            f"({len(saved)} by this run); run the same command again to resume",
+            f"interrupted: {earlier + len(now)} of {total} cells saved in {folder}/ "
+            f"({len(now)} by this run); run the same command again to resume",
             err=True,
         )
         raise typer.Exit(130) from None
@@ -229,6 +235,8 @@ def run(
     for _, row in failed.iterrows():
         console.print(f"[red]failed[/red] {escape(row['cell'])}: {escape(row['error'])}")
     console.print(f"results: {folder}/ ({len(runs) - len(failed)} ok, {len(failed)} failed)")
+    if report:
+        _build_site([folder], folder / "site", loaded.name, None)
     if len(failed):
         raise typer.Exit(1)
 
@@ -371,6 +379,39 @@ def leaderboard_command(
     typer.echo(text)
     if markdown is not None:
         _append(markdown, text + "\n")
+
+
+@app.command("report")
+def report_command(
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Results folders, or folders of them (default: results)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="The site's folder.")] = Path("site"),
+    title: Annotated[str, typer.Option(help="The site's title.")] = "harness results",
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="A results folder to gate against, shown on the reproduction page."),
+    ] = None,
+) -> None:
+    """Build a static HTML site from saved results: overview, a page per dataset with
+    interactive plots, significance, reproduction and provenance. Opens from disk, offline."""
+    _build_site(folders or [Path("results")], out, title, baseline)
+
+
+def _build_site(folders: list[Path], out: Path, title: str, baseline: Path | None) -> None:
+    from harness.errors import HarnessError
+    from harness.report.site import build_site
+
+    try:
+        site = build_site(folders, out, title, baseline)
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"site: {site.folder / 'index.html'} ({len(site.pages)} pages, "
+        f"{site.bytes / 1e6:.1f} MB, built in {site.seconds:.1f} s)"
+    )
 
 
 def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

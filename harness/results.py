@@ -277,16 +277,25 @@ class ResultsStore:
                 path = self.folder / "rows" / f"{stem}.{suffix}.parquet"
                 files[path] = functools.partial(_write_parquet, table)
         row = pd.DataFrame([cell_row(record, stamp)])
-        files[self.folder / "rows" / f"{stem}.parquet"] = functools.partial(_write_parquet, row)
-        written: list[Path] = []
+        row_file = self.folder / "rows" / f"{stem}.parquet"
+        files[row_file] = functools.partial(_write_parquet, row)
         try:
             for path, write in files.items():
                 write_atomic(path, write)
-                written.append(path)
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            if not row_file.exists():  # written last: without it nothing of the cell counts
+                for path in files:
+                    path.unlink(missing_ok=True)
             raise
+
+    def saved(self, run_id: str) -> set[str]:
+        """Ids of the cells the run `run_id` saved (whole: their row is written last)."""
+        folder = self.folder / "rows" / run_id
+        return {
+            f.name.removesuffix(".parquet")
+            for f in folder.glob("*.parquet")
+            if not f.name.endswith((".per_query.parquet", ".timings.parquet"))
+        }
 
     def write_manifest(self, meta: dict[str, Any]) -> None:
         text = json.dumps(meta, indent=2, default=str) + "\n"
@@ -503,8 +512,8 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-        os.close(fd)
         tmp = Path(name)
+        os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600
         write(tmp)
         os.replace(tmp, path)

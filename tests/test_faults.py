@@ -615,10 +615,14 @@ def test_ctrl_c_says_how_many_cells_were_saved(data_dir: Path, tmp_path: Path) -
         [sys.executable, "-m", "harness", "run", str(suite), "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # as in a terminal: a shell running CI in the background starts its jobs with SIGINT
+        # ignored, which Python then leaves ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not ResultsStore(out).row_files() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     output = process.communicate(timeout=60)[0].decode()
     assert process.returncode == 130, output

@@ -316,7 +316,7 @@ def to_markdown(board: FairLeaderboard) -> str:
     }
     rankings = pd.DataFrame(
         {
-            title: [_ranking_cell(column, value) for value in board.table[column]]
+            title: [ranking_text(column, value) for value in board.table[column]]
             for column, title in headers.items()
         }
     )
@@ -526,7 +526,8 @@ def _present(value: object) -> bool:
     return str(value) not in ("", "-")
 
 
-def _ranking_cell(column: str, value: object) -> str:
+def ranking_text(column: str, value: object) -> str:
+    """A value of the rankings table as printed."""
     if column == "missing":
         return str(value) or "-"
     if value is None or value is pd.NA:

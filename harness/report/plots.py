@@ -82,7 +82,7 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -
     for dataset, rows in runs[runs["status"] == "ok"].groupby("dataset", sort=True):
         if axis == "search_qps" and cost_stage(rows) == "search":
             continue  # the qps plot shows the search already
-        points, label = _points(rows, axis, spec)
+        points, label = axis_points(rows, axis, spec)
         points = points[points[metric].notna() & points["x"].notna()]
         if points.empty:
             continue
@@ -134,7 +134,7 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -
     return written
 
 
-def _points(rows: pd.DataFrame, axis: str, spec: Axis) -> tuple[pd.DataFrame, str]:
+def axis_points(rows: pd.DataFrame, axis: str, spec: Axis) -> tuple[pd.DataFrame, str]:
     """The rows with the axis's value (x) and interval (x_low, x_high), and the axis label."""
     if axis in ("qps", "search_qps"):
         stage = cost_stage(rows) if axis == "qps" else "search"
