@@ -132,7 +132,33 @@ def test_binary_codes_in_a_float_index_are_noted_and_plotted_at_their_code_size(
     )
     board = leaderboard(runs.assign(search_params=""), ["nDCG@10"])
     assert any("bits (48 B codes) searched through exact (faiss-flat)" in n for n in board.notes)
-    from harness.report.plots import _points
+    from harness.report.plots import axis_points
 
-    points, label = _points(runs, "bytes", AXES["bytes"])
+    points, label = axis_points(runs, "bytes", AXES["bytes"])
     assert points["x"].tolist() == [48.0] and "codes" in label
+
+
+def test_point_labels_never_overlap_or_leave_the_axes() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from harness.report.plots import _annotate_apart
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    xs = [1.0 + i / 1000 for i in range(10)] + [5.0, 9.99]  # ten points in one spot
+    ys = [0.5] * 10 + [0.7, 0.9]
+    ax.plot(xs, ys, "o")
+    notes = [
+        (x, y, f"efSearch={16 * (i + 1)}") for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+    ]
+    _annotate_apart(fig, ax, notes)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    inside = ax.get_window_extent(renderer)
+    assert 3 <= len(boxes) < len(notes)  # crowded labels are left out, not piled up
+    for i, box in enumerate(boxes):
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+    plt.close(fig)

@@ -90,6 +90,7 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         markers = "osD^vP*Xhd<>"
         indexes = sorted(points["index"].unique())
+        notes: list[tuple[float, float, str]] = []
         for e, (embedder, by_embedder) in enumerate(points.groupby("embedder", sort=True)):
             for index, line in by_embedder.groupby("index", sort=True):
                 line = line.sort_values("x")
@@ -108,16 +109,11 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -
                     capsize=2,
                     label=f"{embedder!s} · {str(index) or 'lexical'}",
                 )
-                for _, p in line.iterrows():
-                    note = _point_note(p, axis)
-                    if note:
-                        ax.annotate(
-                            note,
-                            (p["x"], p[metric]),
-                            fontsize=6,
-                            xytext=(3, 3),
-                            textcoords="offset points",
-                        )
+                notes += [
+                    (p["x"], p[metric], note)
+                    for _, p in line.iterrows()
+                    if (note := _point_note(p, axis))
+                ]
         frontier = pareto_frontier(points, metric, "x", spec.more_is_better, "x_low", "x_high")
         ax.plot(
             frontier["x"],
@@ -129,6 +125,7 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -
         )
         if (points["x"] > 0).all() and all(math.isfinite(v) for v in points["x"]):
             ax.set_xscale("log")
+        _annotate_apart(fig, ax, notes)
         path = out_dir / f"{dataset}-{_slug(metric)}-vs-{spec.slug}.png"
         written.append(_save(fig, ax, label, metric, f"{dataset}: {metric} against {label}", path))
     return written
@@ -147,6 +144,40 @@ def axis_points(rows: pd.DataFrame, axis: str, spec: Axis) -> tuple[pd.DataFrame
     size = rows["bytes_per_vector"].where(~codes_in_wider_index(rows), rows.get("vector_bytes"))
     label = f"{spec.label} (a quantised embedder's codes where its index stores wider values)"
     return rows.assign(x=size, x_low=size, x_high=size), label
+
+
+OFFSETS = ((3, 3), (3, -9), (-3, 3), (3, 10), (-3, -9), (3, -16))
+"""Where a point's label may go, in points from the point, tried in turn."""
+
+
+def _annotate_apart(fig: Any, ax: Any, notes: list[tuple[float, float, str]]) -> None:
+    """Label points where no label overlaps another or leaves the axes: each label tries
+    OFFSETS in turn and is left out (the legend and the site have every point's settings)
+    when none is clear. Identical labels at one place are written once."""
+    ax.autoscale_view()  # limits are applied lazily: positions need them now
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    placed: list[Any] = []
+    seen: set[tuple[str, float, float]] = set()
+    for x, y, text in notes:
+        if (text, round(x, 9), round(y, 9)) in seen:
+            continue
+        seen.add((text, round(x, 9), round(y, 9)))
+        for dx, dy in OFFSETS:
+            label = ax.annotate(
+                text,
+                (x, y),
+                fontsize=6,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx >= 0 else "right",
+            )
+            box = label.get_window_extent(renderer)
+            within = inside.x0 <= box.x0 and box.x1 <= inside.x1 and box.y1 <= inside.y1
+            if within and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            label.remove()
 
 
 def _point_note(point: pd.Series, axis: str) -> str:
@@ -194,6 +225,9 @@ def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list
                 label=str(config).replace(" -", ""),
             )
         ax.set_xscale("log", base=2)
+        dims = sorted(int(d) for d in rows["dim"].unique())
+        ax.set_xticks(dims, [str(d) for d in dims])  # ticks at the dimensions run, 384 too
+        ax.minorticks_off()
         path = out_dir / f"{dataset}-{_slug(metric)}-vs-dim.png"
         title = f"{dataset}: {metric} against dimension"
         written.append(_save(fig, ax, "dimensions kept", metric, title, path))
@@ -211,9 +245,8 @@ def _save(fig: Any, ax: Any, xlabel: str, metric: str, title: str, path: Path) -
     ax.set_ylabel(metric)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.savefig(path, bbox_inches="tight")  # the legend beside the axes, never over the data
     plt.close(fig)
     return path
 
