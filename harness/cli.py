@@ -54,9 +54,12 @@ def _main(
     """Retrieval evaluation harness: quality and cost of embedders and indexes from one suite."""
     import warnings
 
+    if getattr(warnings.showwarning, "harness", False):
+        return  # installed by an earlier command in this process
     shown = warnings.showwarning
 
     def one_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        """Harness's warnings (a skipped damaged file) as one `warning:` line on stderr."""
         from harness.errors import HarnessWarning
 
         if issubclass(category, HarnessWarning):
@@ -64,6 +67,7 @@ def _main(
         else:
             shown(message, category, *args, **kwargs)
 
+    one_line.harness = True  # type: ignore[attr-defined]
     warnings.showwarning = one_line
 
 

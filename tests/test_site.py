@@ -260,3 +260,18 @@ def test_screenshots_of_the_overview_and_a_dataset_page(
     if os.environ.get("HARNESS_SCREENSHOTS"):
         for shot, name in zip(shots, ("site-overview.png", "site-dataset.png"), strict=True):
             shutil.copyfile(shot, REPO / "docs" / name)
+
+
+def test_run_with_report_builds_the_site_into_its_folder(tmp_path: Path) -> None:
+    suite = tmp_path / "bm25.yaml"
+    suite.write_text(
+        "name: tiny-report\ndatasets:\n"
+        f"  - {{name: quickstart, path: {REPO / 'suites/data/quickstart'}}}\n"
+        "embedders:\n  - {name: bm25, kind: bm25}\nmetrics: [nDCG@10]\n"
+        + QUICK_TIMING_FORMAT.replace("{{", "{").replace("}}", "}")
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(suite), "--out", str(out), "--report"])
+    assert result.exit_code == 0, result.output
+    assert f"site: {out / 'site' / 'index.html'}" in result.output
+    assert (out / "site" / "dataset-quickstart.html").is_file()

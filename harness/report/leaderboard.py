@@ -53,12 +53,18 @@ def cost_stage(runs: pd.DataFrame) -> Stage:
     return "e2e" if encoders.dropna().nunique() > 1 else "search"
 
 
-def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
-    stage = cost_stage(runs)
+def ranked(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """The rows in the leaderboard's order: by dataset, best first by the first metric,
+    failures last."""
     order = runs.assign(_failed=runs["status"] != "ok").sort_values(
         ["dataset", "_failed", metrics[0]], ascending=[True, True, False], kind="stable"
     )
-    order = order.drop(columns="_failed").reset_index(drop=True)
+    return order.drop(columns="_failed").reset_index(drop=True)
+
+
+def leaderboard(runs: pd.DataFrame, metrics: Sequence[str]) -> Leaderboard:
+    stage = cost_stage(runs)
+    order = ranked(runs, metrics)
     labels = pd.DataFrame(
         {
             "dataset": order["dataset"],

@@ -18,7 +18,7 @@ from harness.gate.output import check_display, check_verdict, compare_display, c
 from harness.gate.rules import default_gates, parse_gate
 from harness.report.fair import fair_leaderboard, ranking_text
 from harness.report.insertion import insertion_spread
-from harness.report.leaderboard import leaderboard
+from harness.report.leaderboard import leaderboard, ranked
 from harness.report.rank_shift import rank_shift
 from harness.report.site.charts import Chart, charts
 from harness.report.site.data import SiteData, Source
@@ -159,8 +159,8 @@ def dataset_page(data: SiteData, dataset: str) -> Page:
     board = leaderboard(rows, list(data.metrics))
     shown = board.shown.drop(columns="dataset")  # the page is the dataset's
     numbers = board.table.drop(columns="dataset")
+    order = ranked(rows, data.metrics)
     for recall in [c for c in rows.columns if c.startswith("ann_recall@")]:
-        order = _board_order(rows, data.metrics)
         shown.insert(
             len(data.metrics) + 3,
             recall,
@@ -185,17 +185,6 @@ def dataset_page(data: SiteData, dataset: str) -> Page:
             notes=board.notes,
         ),
         charts=[_chart(c, dataset) for c in found],
-    )
-
-
-def _board_order(rows: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
-    """The rows in the leaderboard's order (best first within the dataset, failures last)."""
-    return (
-        rows.assign(_failed=rows["status"] != "ok")
-        .sort_values(
-            ["dataset", "_failed", metrics[0]], ascending=[True, True, False], kind="stable"
-        )
-        .reset_index(drop=True)
     )
 
 
