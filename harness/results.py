@@ -369,9 +369,10 @@ class ResultsStore:
         return runs
 
 
-def read_views(folder: Path) -> Views:
-    """A results folder's last run of its suite: rows, per-query values, timed calls, manifest.
-    A missing, unreadable or foreign file is a StoreError naming it."""
+def read_views(folder: Path, timings: bool = True) -> Views:
+    """A results folder's last run of its suite: rows, per-query values, timed calls (left
+    empty unless `timings`: they are the largest view), manifest. A missing, unreadable or
+    foreign file is a StoreError naming it."""
     runs_file = folder / RUNS_FILE
     if not runs_file.is_file():
         raise HarnessError(
@@ -391,7 +392,7 @@ def read_views(folder: Path) -> Views:
     return Views(
         rows,
         _view(folder / PER_QUERY_FILE, PER_QUERY_COLUMNS),
-        _view(folder / TIMINGS_FILE, timing_table.COLUMNS),
+        _view(folder / TIMINGS_FILE, timing_table.COLUMNS) if timings else timing_table.empty(),
         meta,
     )
 

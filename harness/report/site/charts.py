@@ -13,9 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from harness.figures import format_value, label
+from harness.figures import format_value
 from harness.report.leaderboard import search_label
 from harness.report.plots import AXES, axis_points, pareto_frontier
+
+_X_FORMATS = {"qps": "qps", "bytes": "bytes_per_vector"}
+"""The figure whose format an axis's values print in."""
 
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
@@ -57,8 +60,9 @@ def _cost_chart(rows: pd.DataFrame, metric: str, axis: str, slug: str) -> Chart 
     frontier = pareto_frontier(points, metric, "x", spec.more_is_better, "x_low", "x_high")
     short = x_label.split(" (")[0].replace("queries per second", "QPS")
     title = f"{metric} against {short}"
-    x_name = "qps" if axis == "qps" else "bytes_per_vector"
-    figure = _figure(points, metric, (x_name, x_label), frontier)
+    if axis == "bytes":  # the long form is in the page's notes
+        x_label = "bytes per document (a quantised embedder's codes where an index stores more)"
+    figure = _figure(points, metric, (_X_FORMATS[axis], short, x_label), frontier)
     return Chart(slug, title, figure)
 
 
@@ -68,7 +72,7 @@ def _dimension_chart(rows: pd.DataFrame, metric: str) -> Chart | None:
         return None
     points = dense.assign(x=dense["dim"], x_low=dense["dim"], x_high=dense["dim"])
     title = f"{metric} against dimensions kept"
-    figure = _figure(points, metric, ("dim", "dimensions kept"), None)
+    figure = _figure(points, metric, ("dim", "dimensions", "dimensions kept"), None)
     ticks = sorted(int(d) for d in points["dim"].unique())
     figure["layout"]["xaxis"] |= {"tickvals": ticks, "ticktext": [str(t) for t in ticks]}
     return Chart("quality-vs-dimension", title, figure)
@@ -88,20 +92,25 @@ def _recall_chart(rows: pd.DataFrame) -> Chart | None:
     return Chart(
         "recall-vs-qps",
         title,
-        _figure(points, recall, ("qps", "queries per second (batched, search only)"), frontier),
+        _figure(
+            points,
+            recall,
+            ("qps", "QPS (search)", "queries per second (batched, search only)"),
+            frontier,
+        ),
     )
 
 
 def _figure(
     points: pd.DataFrame,
     metric: str,
-    x_axis: tuple[str, str],
+    x_axis: tuple[str, str, str],
     frontier: pd.DataFrame | None,
     log_x: bool = True,
 ) -> dict[str, Any]:
-    """Points by embedder with their x intervals, the frontier, axes; `x_axis` is the x
-    figure's name (for its format) and label."""
-    x_name, x_label = x_axis
+    """Points by embedder with their x intervals, the frontier, axes; `x_axis` is the figure
+    whose format x takes, its name in the hover, and the axis title."""
+    x_format, x_short, x_label = x_axis
     traces: list[dict[str, Any]] = []
     for i, (embedder, group) in enumerate(points.groupby("embedder", sort=True)):
         group = group.sort_values("x")
@@ -122,7 +131,11 @@ def _figure(
                     "width": 2,
                 },
                 "marker": {"color": colour, "size": 8},
-                "text": [_hover(row, metric, x_name) for _, row in group.iterrows()],
+                "text": [
+                    _hover(row, metric) + f"<br>{html.escape(x_short)}: "
+                    f"{format_value(x_format, row['x'])}"
+                    for _, row in group.iterrows()
+                ],
                 "hovertemplate": "%{text}<extra></extra>",
             }
         )
@@ -148,7 +161,7 @@ def _figure(
     return {"data": traces, "layout": layout}
 
 
-def _hover(row: pd.Series, metric: str, x_name: str) -> str:
+def _hover(row: pd.Series, metric: str) -> str:
     """The point's whole configuration, escaped: Plotly renders hover text as markup."""
     lines = [
         f"<b>{html.escape(str(row['embedder']))}</b> ({html.escape(str(row.get('model', '')))})",
@@ -166,7 +179,6 @@ def _hover(row: pd.Series, metric: str, x_name: str) -> str:
         lines.append(f"insertion seed: {int(row['insertion_seed'])}")
     lines.append(f"threads: {format_value('threads', row.get('threads', math.nan))}")
     lines.append(f"{html.escape(metric)}: {format_value(metric, row[metric])}")
-    lines.append(f"{label(x_name)}: {format_value(x_name, row['x'])}")
     return "<br>".join(lines)
 
 

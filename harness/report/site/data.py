@@ -44,8 +44,9 @@ class SiteData:
 def load(folders: list[Path], baseline: Path | None = None) -> SiteData:
     """Every results folder among (or one level below) `folders`; HarnessError when none."""
     found = stores_under(folders)
+    gating = baseline is not None  # timed calls matter only to the cost gates of a baseline
     sources = tuple(
-        Source(folder, read_views(folder), _manifests(folder))
+        Source(folder, read_views(folder, timings=gating), _manifests(folder))
         for folder in found
         if (folder / "runs.parquet").is_file()
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.gate.stats import adjust, compare_paired
+from harness.gate.stats import adjust, paired_randomisation_test
 from harness.report.fair import distinct_systems
 
 ALPHA = 0.05
@@ -89,7 +89,7 @@ def _test(scores: pd.DataFrame, a: str, b: str, resamples: int) -> tuple[float, 
     x, y = both[a].to_numpy(float), both[b].to_numpy(float)
     if len(both) == 0 or np.array_equal(x, y):
         return 1.0, len(both)
-    return compare_paired(x, y, resamples=resamples).p_value, len(both)
+    return paired_randomisation_test(x, y, resamples=resamples), len(both)
 
 
 def _adjusted(pvalues: list[float]) -> list[float]:
