@@ -192,12 +192,31 @@ class ResultsStore:
             handle.truncate()
             handle.write(f"pid {os.getpid()}")
             handle.flush()
-            for leftover in self.folder.rglob(f".*{TMP_SUFFIX}"):
+            for leftover in [*self.folder.rglob(f".*{TMP_SUFFIX}"), *self._orphans()]:
                 leftover.unlink(missing_ok=True)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _orphans(self) -> list[Path]:
+        """A cell's ranking and tables without its row (written last): a writer killed
+        mid-cell left them, and the cell is computed again."""
+        saved = {(f.parent.name, f.name.removesuffix(".parquet")) for f in self.row_files()}
+        companions = {
+            suffix: [*self.folder.glob(f"{folder}/*/*{suffix}")]
+            for folder, suffix in (
+                ("rows", ".per_query.parquet"),
+                ("rows", ".timings.parquet"),
+                ("trec", ".trec"),
+            )
+        }
+        return [
+            path
+            for suffix, paths in companions.items()
+            for path in paths
+            if (path.parent.name, path.name.removesuffix(suffix)) not in saved
+        ]
 
     def is_results_folder(self) -> bool:
         return any((self.folder / name).exists() for name in (MARKER_FILE, "rows", RUNS_FILE))

@@ -589,6 +589,24 @@ def test_leftovers_of_a_killed_writer_go_and_files_get_the_usual_mode(
         assert path.stat().st_mode & 0o777 == 0o644, path
 
 
+def test_tables_of_a_cell_killed_before_its_row_go_when_the_run_resumes(
+    write_beir: WriteBeir, tmp_path: Path
+) -> None:
+    suite, out = bm25_suite(tmp_path, write_beir(), n=2), tmp_path / "out"
+    assert invoke("run", suite, "--out", out).exit_code == 0
+    killed = ResultsStore(out).row_files()[0]
+    killed.unlink()  # the row is written last: a kill before it leaves the cell's other files
+    companions = [
+        killed.with_name(killed.name.replace(".parquet", ".per_query.parquet")),
+        killed.with_name(killed.name.replace(".parquet", ".timings.parquet")),
+        out / "trec" / killed.parent.name / killed.name.replace(".parquet", ".trec"),
+    ]
+    assert all(path.is_file() for path in companions)
+    assert invoke("run", suite, "--out", out).exit_code == 0
+    assert not any(path.exists() for path in companions)
+    assert len(saved_whole(out)) == 2
+
+
 def test_without_a_terminal_progress_is_printed_as_lines(
     write_beir: WriteBeir, tmp_path: Path
 ) -> None:
