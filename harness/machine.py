@@ -3,8 +3,8 @@
 Cost figures are only as steady as the machine. Each cell records the load average at its
 start and end, how many cores other processes kept busy meanwhile (from /proc/stat, minus
 this process's own CPU time; steal by the hypervisor counts as busy), and the time of a fixed
-reference workload (the probe) at the start and end of its timing. Two runs' probes say
-whether the machine itself was slower, which a cost gate allows for.
+reference workload (the probe) taken between its timed calls (harness.measure). Two runs'
+probes say whether the machine itself was slower, which a cost gate allows for.
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from harness.measure import thread_limit
-
-PROBE_REPEATS = 11
 
 _PROC_STAT = Path("/proc/stat")
 
@@ -73,8 +69,8 @@ def others_cpu(start: CpuSnapshot, end: CpuSnapshot) -> float:
 
 
 class SpeedProbe:
-    """A fixed reference workload on one CPU: a pure-Python loop and a float32 matrix product,
-    about 2 ms together, the same in every run. Its time says how fast the machine was while a
+    """A fixed reference workload: a pure-Python loop and a float32 matrix product, about 2 ms
+    together on one thread, the same in every run. Its time says how fast the machine was while a
     cell was timed. (Of the workloads tried, these two tracked the search timings best on a
     shared virtual machine; a random gather over memory tracked them worse.)"""
 
@@ -90,13 +86,8 @@ class SpeedProbe:
         product = self._left @ self._right
         return float(total) + float(product[0, 0])
 
-    def seconds(self, repeats: int = PROBE_REPEATS) -> list[float]:
-        """The workload's time, `repeats` times over (the first run untimed)."""
-        out = []
-        with thread_limit(1):
-            self._work()
-            for _ in range(repeats):
-                start = time.perf_counter()
-                self._work()
-                out.append(time.perf_counter() - start)
-        return out
+    def once(self) -> float:
+        """Seconds the workload takes now, on the threads the caller is limited to."""
+        start = time.perf_counter()
+        self._work()
+        return time.perf_counter() - start

@@ -14,12 +14,17 @@ bursts of contention a shared machine has: a burst shorter than half the samplin
 a median little. Tails (p95, p99) still see such bursts.
 
 `rounds` (`harness run --repeat N`) repeats all three N times. Every timed call is kept.
+
+Between the timed calls, every PROBE_INTERVAL_S, a fixed reference workload (the speed probe,
+harness.machine) is timed too: how fast the machine ran *while* the stage was timed. Contention
+on a shared machine comes and goes within seconds; a probe before and after a stage misses it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import os
 import resource
@@ -43,6 +48,8 @@ MAX_SINGLES = 20_000
 """Batch-1 calls per round at most: calls of a few microseconds would otherwise fill
 `latency_min_s` with hundreds of thousands of samples."""
 MAX_BATCHES = 200
+PROBE_INTERVAL_S = 0.05
+"""Time between speed probes while a stage is timed (a probe of ~2 ms adds ~4%)."""
 """Batched calls per round at most: a batch of a few tiny queries would otherwise repeat
 thousands of times to fill `batch_min_s`."""
 
@@ -89,13 +96,35 @@ class StageTimes:
 
     single: Series
     batch: Series
+    probe: Series
+    """The speed probe, timed between the calls (empty without one)."""
+
+
+class _Probes:
+    """The speed probe's times, taken between timed calls whenever one is due."""
+
+    def __init__(self, probe: Callable[[], float] | None) -> None:
+        self._probe = probe
+        self._due = 0.0
+        self.seconds: list[float] = []
+        self.rounds: list[int] = []
+
+    def between_calls(self, round_: int) -> None:
+        if self._probe is not None and time.perf_counter() >= self._due:
+            self.seconds.append(self._probe())
+            self.rounds.append(round_)
+            self._due = time.perf_counter() + PROBE_INTERVAL_S
 
 
 def time_stage(
-    call: Callable[[np.ndarray], T], n_queries: int, settings: TimingSettings
+    call: Callable[[np.ndarray], T],
+    n_queries: int,
+    settings: TimingSettings,
+    probe: Callable[[], float] | None = None,
 ) -> tuple[StageTimes, T]:
-    """Time `call(query positions)` by the protocol, one query at a time and all at once;
-    returns the timed calls and the last batched call's result."""
+    """Time `call(query positions)` by the protocol, one query at a time and all at once,
+    with `probe` (seconds of a reference workload) timed between the calls; returns the timed
+    calls and the last batched call's result."""
     every = np.arange(n_queries)
     each = [every[i : i + 1] for i in range(n_queries)]  # made once: no allocation when timed
 
@@ -110,23 +139,33 @@ def time_stage(
     single_rounds: list[int] = []
     batches: list[float] = []
     batch_rounds: list[int] = []
+    probes = _Probes(probe)
     result: T | None = None
     for round_ in range(settings.rounds):
         _warm_up(one, n_queries, settings.warmup_s)
         result = batch()
-        seconds, positions = _time_singles(one, n_queries, settings)
+        between = functools.partial(probes.between_calls, round_)
+        seconds, positions = _time_singles(one, n_queries, settings, between)
         singles += seconds
         asked += positions
         single_rounds += [round_] * len(seconds)
-        seconds, result = _time_batches(batch, settings)
+        seconds, result = _time_batches(batch, settings, between)
         batches += seconds
         batch_rounds += [round_] * len(seconds)
-    times = StageTimes(Series.of(singles, single_rounds, asked), Series.of(batches, batch_rounds))
+        between()
+    times = StageTimes(
+        Series.of(singles, single_rounds, asked),
+        Series.of(batches, batch_rounds),
+        Series.of(probes.seconds, probes.rounds),
+    )
     return times, cast(T, result)  # settings.rounds >= 1: batch() ran
 
 
 def _time_singles(
-    one: Callable[[int], object], n_queries: int, settings: TimingSettings
+    one: Callable[[int], object],
+    n_queries: int,
+    settings: TimingSettings,
+    between: Callable[[], None],
 ) -> tuple[list[float], list[int]]:
     """Batch-1 calls cycling the queries: seconds and query position of each."""
     seconds: list[float] = []
@@ -140,6 +179,7 @@ def _time_singles(
                 len(seconds) >= wanted and spent >= settings.latency_min_s
             ):
                 break
+        between()
         position = len(seconds) % n_queries
         start = time.perf_counter()
         one(position)
@@ -148,11 +188,14 @@ def _time_singles(
     return seconds, positions
 
 
-def _time_batches(batch: Callable[[], T], settings: TimingSettings) -> tuple[list[float], T]:
+def _time_batches(
+    batch: Callable[[], T], settings: TimingSettings, between: Callable[[], None]
+) -> tuple[list[float], T]:
     """Batched calls over every query: seconds of each, and the last one's result."""
     seconds: list[float] = []
     begun = time.perf_counter()
     while True:
+        between()
         start = time.perf_counter()
         result = batch()
         seconds.append(time.perf_counter() - start)

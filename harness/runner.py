@@ -174,13 +174,15 @@ class Session:
     ) -> dict[str, Series]:
         """Batch-1 and batched encoding of the queries, timed once per thread count."""
         key = (dataset.fingerprint, spec.name, threads)
+        if getattr(self.embedder(spec), "precomputed", False):
+            return {}  # given vectors: no query side to time
         if key not in self._query_side:
             embedder = self.loaded(spec)
             texts = dataset.query_texts
             self.reporter.task(f"{dataset.name} · {spec.name}: timing query encoding", 1)
             encode = functools.partial(_encode_queries, embedder, texts)
             with thread_limit(threads):
-                times, _ = time_stage(encode, len(texts), self.suite.timing)
+                times, _ = time_stage(encode, len(texts), self.suite.timing, self.probe.once)
             self.reporter.advance(1)
             self._query_side[key] = _named(times, "query", dataset.query_ids)
         return self._query_side[key]
@@ -205,14 +207,25 @@ def _encode_queries(embedder: Any, texts: Sequence[str], rows: np.ndarray) -> np
 
 
 def _named(times: StageTimes, stage: str, query_ids: Sequence[str]) -> dict[str, Series]:
-    """A stage's calls as series, batch-1 calls naming their query ids rather than positions."""
+    """A stage's calls as series, batch-1 calls naming their query ids rather than positions;
+    its speed probes as `<stage>.probe`."""
     ids = np.asarray(query_ids, dtype=object)
     single = times.single
     positions = np.asarray(single.queries, dtype=np.int64)
     return {
         f"{stage}.single": Series.of(single.seconds, single.rounds, ids[positions]),
         f"{stage}.batch": times.batch,
+        f"{stage}.probe": times.probe,
     }
+
+
+def _cell_series(search: dict[str, Series], query: dict[str, Series]) -> dict[str, Series]:
+    """A cell's series: its search's and its query side's, their speed probes as one `probe`."""
+    probe = Series.concat(
+        [s[f"{n}.probe"] for s, n in ((query, "query"), (search, "search")) if f"{n}.probe" in s]
+    )
+    calls = {name: s for name, s in (search | query).items() if not name.endswith(".probe")}
+    return calls | {"probe": probe}
 
 
 class _Group:
@@ -258,9 +271,8 @@ class _Group:
         self.memory.before_search()
         load_start, cpu_start = load_average(), cpu_snapshot()
         with thread_limit(cell.threads):
-            probe = session.probe.seconds()
-            times, hits = time_stage(search, len(self.dataset.query_ids), self.suite.timing)
-            probe += session.probe.seconds()
+            n_queries = len(self.dataset.query_ids)
+            times, hits = time_stage(search, n_queries, self.suite.timing, session.probe.once)
         cpu_end, load_end = cpu_snapshot(), load_average()
         self.memory.after_search()
         session.reporter.advance(1)
@@ -270,8 +282,7 @@ class _Group:
             "load_end": load_end,
             "other_cpu": others_cpu(cpu_start, cpu_end),
         }
-        series = _named(times, "search", self.dataset.query_ids) | {"probe": Series.of(probe)}
-        return series, machine, hits
+        return _named(times, "search", self.dataset.query_ids), machine, hits
 
     def result(
         self,
@@ -341,10 +352,13 @@ def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iter
         group.session.reporter.task(f"{label}: timing tokenising", 1)
         tokenise = functools.partial(_tokenise, retriever, texts)
         with thread_limit(cell.threads):
-            query_times, encoded = time_stage(tokenise, len(texts), group.suite.timing)
+            query_times, encoded = time_stage(
+                tokenise, len(texts), group.suite.timing, group.session.probe.once
+            )
         search = functools.partial(lexical_search, retriever, encoded, group.depth, cell.threads)
         series, machine, hits = group.timed_search(cell, search, label)
-        series |= _named(query_times, "query", dataset.query_ids) | {"build": builds}
+        series = _cell_series(series, _named(query_times, "query", dataset.query_ids))
+        series["build"] = builds
         yield group.result(cell, embedder, described, series, hits, cost | machine)
 
 
@@ -503,7 +517,8 @@ def _ordered_cells(
                 ),
                 insertion_seed=order,
             )
-            series |= encoded.query_side[cell.threads] | {"build": builds}
+            series = _cell_series(series, encoded.query_side[cell.threads])
+            series["build"] = builds
             yield group.result(
                 cell, encoded.embedder, described, series, hits, cost | agreement | machine
             )

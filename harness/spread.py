@@ -62,6 +62,13 @@ class Series:
         asked = None if queries is None else np.asarray(queries, dtype=object).reshape(-1)
         return cls(values, labels.astype(np.int64).reshape(-1), asked)
 
+    @classmethod
+    def concat(cls, parts: Sequence[Series]) -> Series:
+        """The calls of `parts` one after another (query labels dropped)."""
+        return cls.of(
+            np.concatenate([p.seconds for p in parts]), np.concatenate([p.rounds for p in parts])
+        )
+
     def __len__(self) -> int:
         return len(self.seconds)
 

@@ -119,16 +119,19 @@ def parse_gate(text: str) -> Gate:
 
 
 DEFAULT_COST_GATES = (
-    "latency_p50_ms rise > 50%",
-    "e2e_latency_p50_ms rise > 50%",
-    "qps drop > 33%",
+    "latency_p50_ms rise > 150%",
+    "e2e_latency_p50_ms rise > 150%",
+    "qps drop > 60%",
 )
 """Median search latency, median end-to-end latency and batched search throughput, each at
-1.5x worse, beyond the noise of both runs' timed calls and the machine's own slowdown (speed
-probe). Medians, because a burst of contention moves a tail (p95, p99) far more. Identical
-reruns on a shared 2-core virtual machine differ by up to about 1.4x in these figures
-(benchmarks/cost_stability.py, benchmarks/rerun_gates.py): tighter amounts belong to
-`harness bench-compare`, which interleaves the two configurations on one machine."""
+2.5x worse, beyond the noise of both runs' timed calls and the machine's own slowdown (the speed
+probe timed between the calls). Medians, because a burst of contention moves a tail (p95,
+p99) far more. Between two processes on a shared 2-core virtual machine, identical reruns moved
+these figures by up to 2.1x (BM25's memory-bound search most; the probe caught only part of
+it: benchmarks/rerun_gates.py, benchmarks/cost_stability.py), so a separate-run gate cannot be
+tighter there without failing identical code. It catches efSearch 64 -> 512 on Cranfield (4.3x
+p50, 6.4x QPS). Tighter amounts belong to `harness bench-compare`, which interleaves the two
+configurations in one process so both see the same machine."""
 
 
 DEFAULT_BENCH_GATES = ("latency_p50_ms rise > 20%", "latency_p95_ms rise > 20%", "qps drop > 20%")
