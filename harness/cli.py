@@ -674,6 +674,73 @@ def _writing(path: Path, option: str) -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+synth_app = typer.Typer(
+    help="Generate synthetic collections for scale: vectors, texts, distractors (deterministic).",
+    no_args_is_help=True,
+)
+app.add_typer(synth_app, name="synth")
+DocsOption = Annotated[int, typer.Option("--docs", min=1, help="Documents to generate.")]
+QueriesOption = Annotated[int, typer.Option("--queries", min=1, help="Queries to generate.")]
+SeedOption = Annotated[int, typer.Option(help="Same seed, same bytes.")]
+
+
+@synth_app.command("vectors")
+def synth_vectors(
+    out: Annotated[Path, typer.Argument(help="The ann-benchmarks HDF5 file to write.")],
+    docs: DocsOption = 10_000,
+    queries: QueriesOption = 1_000,
+    dim: Annotated[int, typer.Option(min=2, help="Dimensions.")] = 384,
+    seed: SeedOption = 0,
+) -> None:
+    """Clustered, low-rank unit vectors with their exact neighbours, in ann-benchmarks' layout:
+    run them with dataset loader 'ann-benchmarks' and embedder kind 'vectors'."""
+    from harness.synth import VectorShape, write_vectors
+
+    _synth(lambda: write_vectors(out, VectorShape(dim=dim, seed=seed), docs, queries), out)
+
+
+@synth_app.command("texts")
+def synth_texts(
+    out: Annotated[Path, typer.Argument(help="The BEIR folder to write.")],
+    docs: DocsOption = 10_000,
+    queries: QueriesOption = 1_000,
+    seed: SeedOption = 0,
+) -> None:
+    """Documents of made-up words on topics; each query is one document's rarest terms, with
+    that document judged relevant."""
+    from harness.synth import TextShape, write_texts
+
+    _synth(lambda: write_texts(out, TextShape(seed=seed), docs, queries), out)
+
+
+@synth_app.command("distract")
+def synth_distract(
+    source: Annotated[Path, typer.Argument(help="A BEIR folder (its test split).")],
+    out: Annotated[Path, typer.Argument(help="The BEIR folder to write.")],
+    docs: DocsOption = 10_000,
+    seed: SeedOption = 0,
+) -> None:
+    """A real collection's queries and judgements with `--docs` unjudged distractor documents
+    drawn from its own words and document lengths."""
+    from harness.synth import write_distracted
+
+    _synth(lambda: write_distracted(source, out, docs, seed), out)
+
+
+def _synth(write: Callable[[], None], out: Path) -> None:
+    from harness.errors import HarnessError, os_problem
+
+    try:
+        write()
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as err:
+        typer.echo(f"error: {out}: cannot write: {os_problem(err)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {out}")
+
+
 cache_app = typer.Typer(help="The embedding cache: list, size, prune.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

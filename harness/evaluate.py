@@ -75,13 +75,12 @@ TIE_TOLERANCE = 1e-5
 def exact_neighbours(
     documents: np.ndarray, queries: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, positions) of each query's k highest inner products: the oracle for ANN recall."""
+    """(scores, positions) of each query's k highest inner products: the oracle for ANN recall.
+    faiss's exhaustive search, as its flat index runs it, without copying the documents."""
     import faiss
 
-    index = faiss.IndexFlatIP(documents.shape[1])
-    index.add(np.ascontiguousarray(documents, dtype=np.float32))
     depth = min(k, len(documents))
-    scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), depth)
+    scores, ids = faiss.knn(queries, documents, depth, metric=faiss.METRIC_INNER_PRODUCT)
     return np.asarray(scores), np.asarray(ids)
 
 

@@ -331,6 +331,12 @@ def _run_group(
     cells: list[Cell],
     ids: dict[Cell, str],
 ) -> Iterator[CellRecord]:
+    base = encoder(session.suite, embedder_spec)
+    if not dataset.has_texts and not getattr(session.embedder(base), "precomputed", False):
+        raise HarnessError(
+            f"dataset '{dataset.name}' holds vectors, not texts ({dataset.source}); only "
+            f"embedders of kind 'vectors' run on it, not '{embedder_spec.name}'"
+        )
     group = _Group(session, dataset, dataset_spec, ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
@@ -429,12 +435,14 @@ def _encode(
     session: Session, dataset: Dataset, spec: EmbedderSpec
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Both sides' vectors, from the cache where it has them; encoding throughput."""
+    embedder = session.embedder(spec)
+    if getattr(embedder, "precomputed", False):
+        return _given(session, dataset, spec, embedder)
     cache = session.cache
     sides = {
         "document": (dataset.doc_texts, dataset.corpus_fingerprint),
         "query": (dataset.query_texts, dataset.queries_fingerprint),
     }
-    embedder = session.embedder(spec)
     vectors, seconds, encoded = {}, {}, {}
     for side, (texts, fingerprint) in sides.items():
         session.reporter.task(f"{dataset.name} · {spec.name}: encoding {side}s", len(texts))
@@ -458,6 +466,19 @@ def _encode(
         "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
         "texts_encoded": float(encoded["document"] + encoded["query"]),
     }
+
+
+def _given(
+    session: Session, dataset: Dataset, spec: EmbedderSpec, embedder: Any
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Precomputed vectors, matched to the dataset by id; nothing was encoded here."""
+    vectors = {}
+    for side, ids in (("document", dataset.doc_ids), ("query", dataset.query_ids)):
+        session.reporter.task(f"{dataset.name} · {spec.name}: reading {side} vectors", 1)
+        vectors[side] = embedder.vectors(ids, side)
+        session.reporter.advance(1)
+    unmeasured = ("encode_docs_s", "docs_per_s", "encode_queries_s", "queries_per_s")
+    return vectors, dict.fromkeys(unmeasured, math.nan) | {"texts_encoded": 0.0}
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,7 @@ def load_suite(path: str | Path) -> Suite:
     for section, specs in (("datasets", datasets), ("embedders", embedders), ("indexes", indexes)):
         _unique_names(doc, section, [s.name for s in specs])
     _check_derived(doc, embedders)
+    _check_texts(doc, datasets, embedders)
     if indexes == () and any(e.family == "dense" for e in embedders):
         dense = next(i for i, e in enumerate(embedders) if e.family == "dense")
         raise doc.error(
@@ -492,6 +493,25 @@ def _check_derived(doc: LocatedYaml, embedders: tuple[EmbedderSpec, ...]) -> Non
                 f"'{spec.derived_from}' is not a dense embedder of this suite.{hint} "
                 f"Dense embedders: {', '.join(encoders) or 'none'}",
             )
+
+
+def _check_texts(
+    doc: LocatedYaml, datasets: tuple[DatasetSpec, ...], embedders: tuple[EmbedderSpec, ...]
+) -> None:
+    """A dataset of vectors alone (no texts) runs only embedders of given vectors."""
+    by_name = {e.name: e for e in embedders}
+    for i, dataset in enumerate(datasets):
+        if getattr(LOADERS.get(dataset.loader), "has_texts", True):
+            continue
+        for spec in embedders:
+            base = by_name.get(spec.derived_from or "", spec)
+            if not getattr(EMBEDDERS.get(base.kind), "precomputed", False):
+                raise doc.error(
+                    ("datasets", i),
+                    f"dataset '{dataset.name}' holds vectors, not texts; embedder "
+                    f"'{spec.name}' ({spec.kind}) cannot run on it: use kind 'vectors' on its "
+                    "file, or put this dataset in a suite of its own",
+                )
 
 
 def _unique_names(doc: LocatedYaml, section: str, names: list[str]) -> None:

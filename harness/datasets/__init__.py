@@ -1,6 +1,7 @@
-"""Dataset loaders; each turns a suite entry into a `Dataset`."""
+"""Dataset loaders; each turns a suite entry into a `Dataset`. Importing this package
+registers the built-in kinds."""
 
-from harness.datasets.base import Dataset, join_title_text
-from harness.datasets.beir import LOADERS
+from harness.datasets import ann, beir
+from harness.datasets.base import LOADERS, Dataset, join_title_text
 
-__all__ = ["LOADERS", "Dataset", "join_title_text"]
+__all__ = ["LOADERS", "Dataset", "ann", "beir", "join_title_text"]

@@ -7,6 +7,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from harness.registry import Registry
+
+LOADERS: Registry[type] = Registry("dataset loader", "harness.datasets")
 Qrels = dict[str, dict[str, int]]
 
 
@@ -32,6 +35,8 @@ class Dataset:
     query_texts: list[str]
     qrels: Qrels
     source: str
+    has_texts: bool = True
+    """False for a collection of vectors alone (ann-benchmarks): only given vectors run on it."""
     corpus_fingerprint: str = field(init=False)
     queries_fingerprint: str = field(init=False)
     fingerprint: str = field(init=False)

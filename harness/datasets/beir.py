@@ -15,11 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from harness import cache
-from harness.datasets.base import Dataset, Qrels, join_title_text
+from harness.datasets.base import LOADERS, Dataset, Qrels, join_title_text
 from harness.errors import DatasetError
-from harness.registry import Registry
 
-LOADERS: Registry[type] = Registry("dataset loader", "harness.datasets")
 GRADES = (-(2**31), 2**31 - 1)
 """The relevance grades trec_eval (a C int) can hold."""
 

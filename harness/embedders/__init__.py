@@ -1,6 +1,6 @@
 """Embedders; importing this package registers the built-in kinds."""
 
-from harness.embedders import bm25, onnx, quantize, sbert, truncate
+from harness.embedders import bm25, onnx, quantize, sbert, truncate, vectors
 from harness.embedders.base import EMBEDDERS, DenseEmbedder, LexicalRetriever
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "quantize",
     "sbert",
     "truncate",
+    "vectors",
 ]
