@@ -81,8 +81,18 @@ def refinement(k_factor: int, base: Any = None) -> Any:
 
 
 def faiss_nbytes(index: Any, *, binary: bool = False) -> int:
-    """Size of a faiss index as serialised: what it takes on disk or to ship."""
+    """Size of a faiss index as serialised: what it takes on disk or to ship. Counted as faiss
+    writes it, chunk by chunk, never holding the serialised copy (as large as the index)."""
     import faiss
 
-    serialize = faiss.serialize_index_binary if binary else faiss.serialize_index
-    return int(serialize(index).nbytes)
+    written = 0
+
+    def count(chunk: bytes) -> int:
+        nonlocal written
+        written += len(chunk)
+        return len(chunk)
+
+    writer = faiss.PyCallbackIOWriter(count)
+    (faiss.write_index_binary if binary else faiss.write_index)(index, writer)
+    del writer  # flushes what it buffered
+    return written
