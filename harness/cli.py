@@ -730,6 +730,9 @@ def synth_distract(
 def _synth(write: Callable[[], None], out: Path) -> None:
     from harness.errors import HarnessError, os_problem
 
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        typer.echo(f"error: {out}: already exists; remove it or give another path", err=True)
+        raise typer.Exit(2)
     try:
         write()
     except HarnessError as err:

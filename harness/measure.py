@@ -48,10 +48,10 @@ MAX_SINGLES = 20_000
 """Batch-1 calls per round at most: calls of a few microseconds would otherwise fill
 `latency_min_s` with hundreds of thousands of samples."""
 MAX_BATCHES = 200
-PROBE_INTERVAL_S = 0.05
-"""Time between speed probes while a stage is timed (a probe of ~2 ms adds ~4%)."""
 """Batched calls per round at most: a batch of a few tiny queries would otherwise repeat
 thousands of times to fill `batch_min_s`."""
+PROBE_INTERVAL_S = 0.05
+"""Time between speed probes while a stage is timed (a probe of ~2 ms adds ~4%)."""
 
 
 class TimingSettings(BaseModel):

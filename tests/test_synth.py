@@ -112,6 +112,11 @@ def test_synth_commands_write_what_the_loaders_read_and_refuse_bad_arguments(
     )
     assert result.exit_code == 0 and "wrote" in result.output, result.output
     assert _read(tmp_path / "v.hdf5")["test"].shape == (50, 8)
+    again = runner.invoke(app, ["synth", "vectors", str(tmp_path / "v.hdf5")])
+    assert again.exit_code == 2 and "already exists; remove it" in again.output
+    source = write_beir()
+    into_itself = runner.invoke(app, ["synth", "distract", str(source), str(source)])
+    assert into_itself.exit_code == 2 and (source / "corpus.jsonl").stat().st_size < 1000
     result = runner.invoke(app, ["synth", "texts", str(tmp_path / "t"), "--docs", "5"])
     assert result.exit_code == 2 and "1 <= queries <= documents" in result.output
     result = runner.invoke(

@@ -92,7 +92,7 @@ def faiss_nbytes(index: Any, *, binary: bool = False) -> int:
         written += len(chunk)
         return len(chunk)
 
-    writer = faiss.PyCallbackIOWriter(count)
+    writer = faiss.PyCallbackIOWriter(count)  # type: ignore[attr-defined]
     (faiss.write_index_binary if binary else faiss.write_index)(index, writer)
     del writer  # flushes what it buffered
     return written
