@@ -696,7 +696,7 @@ def synth_vectors(
     run them with dataset loader 'ann-benchmarks' and embedder kind 'vectors'."""
     from harness.synth import VectorShape, write_vectors
 
-    _synth(lambda: write_vectors(out, VectorShape(dim=dim, seed=seed), docs, queries), out)
+    _synth(lambda at: write_vectors(at, VectorShape(dim=dim, seed=seed), docs, queries), out)
 
 
 @synth_app.command("texts")
@@ -710,7 +710,7 @@ def synth_texts(
     that document judged relevant."""
     from harness.synth import TextShape, write_texts
 
-    _synth(lambda: write_texts(out, TextShape(seed=seed), docs, queries), out)
+    _synth(lambda at: write_texts(at, TextShape(seed=seed), docs, queries), out)
 
 
 @synth_app.command("distract")
@@ -724,22 +724,35 @@ def synth_distract(
     drawn from its own words and document lengths."""
     from harness.synth import write_distracted
 
-    _synth(lambda: write_distracted(source, out, docs, seed), out)
+    _synth(lambda at: write_distracted(source, at, docs, seed), out)
 
 
-def _synth(write: Callable[[], None], out: Path) -> None:
+def _synth(write: Callable[[Path], None], out: Path) -> None:
+    """`write(path)` into a temporary sibling, renamed to `out` only once whole: a failure
+    (a full disk) leaves nothing that looks finished."""
+    import os
+    import shutil
+
     from harness.errors import HarnessError, os_problem
 
     if out.is_file() or (out.is_dir() and any(out.iterdir())):
         typer.echo(f"error: {out}: already exists; remove it or give another path", err=True)
         raise typer.Exit(2)
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
-        write()
-    except HarnessError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as err:
-        typer.echo(f"error: {out}: cannot write: {os_problem(err)}", err=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write(partial)
+        if out.is_dir():
+            out.rmdir()  # empty (checked above)
+        partial.replace(out)
+    except (HarnessError, OSError) as err:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        partial.unlink(missing_ok=True)
+        if isinstance(err, HarnessError):
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"error: {out}: cannot write: {os_problem(err, out.parent)}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {out}")
 

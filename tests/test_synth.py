@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
+import harness.synth
 from harness.cli import app
 from harness.datasets.beir import load_beir_folder
 from harness.embedders.bm25 import BM25Params, BM25Retriever
@@ -123,3 +126,17 @@ def test_synth_commands_write_what_the_loaders_read_and_refuse_bad_arguments(
         app, ["synth", "distract", str(tmp_path / "missing"), str(tmp_path / "d"), "--docs", "5"]
     )
     assert result.exit_code == 2 and "missing" in result.output and "Traceback" not in result.output
+
+
+def test_a_synth_write_that_fails_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fill_the_disk(folder: Path, *args: object) -> None:
+        folder.mkdir()
+        (folder / "corpus.jsonl").write_text('{"_id": "d0"')  # half a line, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(harness.synth, "write_texts", fill_the_disk)
+    result = runner.invoke(app, ["synth", "texts", str(tmp_path / "t"), "--docs", "5"])
+    assert result.exit_code == 1 and "t: cannot write: disk full" in result.output, result.output
+    assert list(tmp_path.iterdir()) == []  # no half-written folder, finished or not
