@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -80,6 +80,31 @@ class Cached:
     """Read-only memory map of float32 (n, dim)."""
     encode_seconds: float
     """How long the encode that produced them took."""
+    fresh: bool = False
+    """Encoded by this run (elsewhere: a cluster's encoders), not found from an earlier one."""
+
+
+class VectorStore(Protocol):
+    """Where the runner finds a side's vectors before encoding them, and keeps them after."""
+
+    def get(self, key: Mapping[str, Any]) -> Cached | None: ...
+
+    def put(self, key: Mapping[str, Any], vectors: np.ndarray, encode_seconds: float) -> Cached: ...
+
+
+class GivenVectors:
+    """Vectors a run's driver encoded or read from its cache, handed to a unit running in
+    another process; `put` keeps nothing (only the driver writes the cache)."""
+
+    def __init__(self, entries: Mapping[str, Cached]) -> None:
+        self.entries = dict(entries)
+        """By key_digest of the cache key."""
+
+    def get(self, key: Mapping[str, Any]) -> Cached | None:
+        return self.entries.get(key_digest(key))
+
+    def put(self, key: Mapping[str, Any], vectors: np.ndarray, encode_seconds: float) -> Cached:
+        return Cached(vectors, encode_seconds, fresh=True)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,28 @@ def run(
             "(default: the suite's timing: rounds, else 1).",
         ),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the work runs: local (this process) or ray (a Ray cluster; needs "
+            "pip install 'harness[ray]'). Default: the suite's executor: kind, else local.",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="The Ray cluster to run on (as `ray start --head` prints it); default: "
+            "$RAY_ADDRESS, else a local cluster started for this run. Implies --executor ray.",
+        ),
+    ] = None,
+    encoders: Annotated[
+        int | None,
+        typer.Option(min=1, help="Ray encoder actors per model (default: as the cluster fits)."),
+    ] = None,
+    gpus_per_encoder: Annotated[
+        float | None,
+        typer.Option(min=0, help="GPUs each Ray encoder actor holds (default: 1 if any)."),
+    ] = None,
 ) -> None:
     """Run every cell of a suite; write runs, per-query values, timed calls, leaderboard,
     plots and manifest."""
@@ -151,6 +173,7 @@ def run(
     if repeat is not None:
         timing = loaded.timing.model_copy(update={"rounds": repeat})
         loaded = dataclasses.replace(loaded, timing=timing)
+    loaded = _with_executor(loaded, executor, address, encoders, gpus_per_encoder)
     if dry_run:
         _print_grid(loaded)
         return
@@ -159,10 +182,10 @@ def run(
     from harness import manifest, results
     from harness.cache import EmbeddingCache
     from harness.errors import HarnessError, StoreError
+    from harness.executors import run as run_units
     from harness.machine import load_average
     from harness.record import RunStamp
     from harness.report.conditions import cell_conditions, machine_warnings
-    from harness.runner import run_suite
 
     folder = out or Path("results") / loaded.name
     meta = manifest.collect() | {
@@ -173,6 +196,7 @@ def run(
         "expectations": loaded.expected_values(),
         "timing": loaded.timing.model_dump(),
         "suite_warnings": list(loaded.warnings),
+        "executor": loaded.executor.model_dump(),
     }
     stamp = RunStamp(meta["run_id"], meta["created"], meta["harness_version"], meta["git_sha"])
     store = results.ResultsStore(folder, repair=True)
@@ -192,7 +216,7 @@ def run(
             started = True
             skip = set() if force else store.finished()
             with _ProgressReporter(console, total, on_cell, cell_ids.append) as reporter:
-                run_suite(loaded, reporter, cache, skip)
+                run_units(loaded, reporter, cache, skip, loaded.executor)
             meta["threads"] = manifest.thread_counts()  # read now: the run imported the libraries
             meta["load_end"] = load_average()
             latest = store.latest(cell_ids)
@@ -243,6 +267,30 @@ def run(
         _build_site([folder], folder / "site", loaded.name, None)
     if len(failed):
         raise typer.Exit(1)
+
+
+def _with_executor(
+    suite: Suite,
+    kind: str | None,
+    address: str | None,
+    encoders: int | None,
+    gpus_per_encoder: float | None,
+) -> Suite:
+    """The suite with the command line's executor options over its own `executor:`."""
+    if kind not in (None, "local", "ray"):
+        typer.echo(f"error: --executor {kind}: unknown; use local or ray", err=True)
+        raise typer.Exit(2)
+    given = {
+        "kind": "ray" if address is not None and kind is None else kind,
+        "address": address,
+        "encoders": encoders,
+        "gpus_per_encoder": gpus_per_encoder,
+    }
+    settings = suite.executor.model_copy(update={k: v for k, v in given.items() if v is not None})
+    if settings.kind == "local" and address is not None:
+        typer.echo("error: --address names a Ray cluster; it needs --executor ray", err=True)
+        raise typer.Exit(2)
+    return dataclasses.replace(suite, executor=settings)
 
 
 @app.command()

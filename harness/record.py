@@ -101,3 +101,5 @@ class CellRecord:
     ranking: Ranking = field(default_factory=dict)
     timings: dict[str, Series] = field(default_factory=dict)
     """Every timed call, by series (harness.spread); batch-1 calls name their query ids."""
+    node: str = ""
+    """The machine that computed and timed the cell: its host name (and Ray node id)."""

@@ -80,6 +80,7 @@ def cell_row(record: CellRecord, stamp: RunStamp) -> dict[str, Any]:
         "cell": cell.key,
         "status": record.status,
         "error": record.error,
+        "node": record.node,
         "dataset": cell.dataset,
         "embedder": cell.embedder,
         "embedder_kind": embedder.kind,
@@ -519,8 +520,9 @@ def _with_every_figure(rows: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in columns if c not in rows.columns]
     if missing:
         rows = pd.concat([rows, pd.DataFrame(np.nan, index=rows.index, columns=missing)], axis=1)
-    if "query_encoder" not in rows.columns:
-        rows["query_encoder"] = None
+    for column in ("query_encoder", "node"):  # added within schema 3
+        if column not in rows.columns:
+            rows[column] = None
     return rows
 
 

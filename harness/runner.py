@@ -18,21 +18,24 @@ from __future__ import annotations
 import functools
 import json
 import math
+import platform
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from harness.cache import EmbeddingCache
+from harness.cache import VectorStore
 from harness.datasets import LOADERS, Dataset
 from harness.embedders import EMBEDDERS
+from harness.embedders.base import Side
 from harness.errors import HarnessError
 from harness.evaluate import AVERAGING, ann_recall, evaluate, exact_neighbours, to_run
 from harness.figures import ENCODING_FIGURES
 from harness.indexes import INDEXES
 from harness.machine import SpeedProbe, cpu_snapshot, load_average, others_cpu
 from harness.measure import MemoryWatch, StageTimes, thread_limit, time_stage, timed
+from harness.plan import CellsUnit, cells_units, unloaded_units, without
 from harness.record import CellKey, CellRecord, DatasetInfo, EmbedderInfo, IndexInfo, SuiteInfo
 from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
 from harness.spread import Series, summarize
@@ -70,7 +73,7 @@ class SilentReporter:
 def run_suite(
     suite: Suite,
     reporter: Reporter | None = None,
-    cache: EmbeddingCache | None = None,
+    cache: VectorStore | None = None,
     skip: Collection[str] = frozenset(),
 ) -> list[CellRecord]:
     """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
@@ -83,40 +86,42 @@ def run_suite(
 
 
 def _records(session: Session, skip: Collection[str]) -> Iterator[CellRecord]:
-    """Every cell's record, dataset by dataset and embedder by embedder; a failure fails the
-    group's unfinished cells (or one index's) and the grid goes on."""
+    """Every cell's record, dataset by dataset and unit by unit; a dataset that cannot load
+    fails its cells and the grid goes on."""
     suite = session.suite
-    cells = suite.cells()
     for dataset_spec in suite.datasets:
-        dataset: Dataset | None = None
-        for embedder_spec in suite.embedders:
-            group = [
-                c
-                for c in cells
-                if (c.dataset, c.embedder) == (dataset_spec.name, embedder_spec.name)
-            ]
-            ids = {c: suite.cell_id(c, "not loaded") for c in group}
-            finished: set[str] = set()
-            try:
-                if dataset is None:
-                    dataset = _load(dataset_spec, session.reporter)
-                ids = {c: suite.cell_id(c, dataset.fingerprint) for c in group}
-                for cell in [c for c in group if ids[c] in skip]:
-                    finished.add(ids[cell])
-                    session.reporter.cell_skipped(cell, ids[cell])
-                todo = [c for c in group if ids[c] not in finished]
-                if todo:  # nothing to compute: no model loaded, nothing encoded
-                    computed = _run_group(session, dataset, dataset_spec, embedder_spec, todo, ids)
-                    for record in computed:
-                        finished.add(record.cell.cell_id)
-                        yield record
-            except Exception as err:  # recorded on each unfinished cell; the grid goes on
-                for cell in group:
-                    if ids[cell] not in finished:
-                        yield session.failed(cell, ids[cell], err)
+        try:
+            dataset = load_dataset(dataset_spec, session.reporter)
+        except Exception as err:  # recorded on each of its cells
+            for unit in unloaded_units(suite, dataset_spec):
+                yield from (session.failed(c, i, err) for c, i in unit.ids.items())
+            continue
+        for unit in cells_units(suite, dataset_spec, dataset.fingerprint):
+            yield from run_unit(session, dataset, unit, skip)
 
 
-def _load(spec: DatasetSpec, reporter: Reporter) -> Dataset:
+def run_unit(
+    session: Session, dataset: Dataset, unit: CellsUnit, skip: Collection[str] = frozenset()
+) -> Iterator[CellRecord]:
+    """A unit's records: cells in `skip` are reported skipped (resume), the rest computed; a
+    failure fails the unit's unfinished cells (or one index's) and the caller goes on."""
+    for cell, cell_id in unit.ids.items():
+        if cell_id in skip:
+            session.reporter.cell_skipped(cell, cell_id)
+    todo = without(unit, set(skip))
+    finished: set[str] = set()
+    try:
+        if todo.cells:  # nothing to compute: no model loaded, nothing encoded
+            for record in _run_group(session, dataset, todo):
+                finished.add(record.cell.cell_id)
+                yield record
+    except Exception as err:  # recorded on each unfinished cell; the grid goes on
+        for cell, cell_id in todo.ids.items():
+            if cell_id not in finished:
+                yield session.failed(cell, cell_id, err)
+
+
+def load_dataset(spec: DatasetSpec, reporter: Reporter) -> Dataset:
     reporter.task(f"{spec.name}: loading", 1)
     dataset: Dataset = LOADERS.get(spec.loader)(spec.params).load(spec.name)
     reporter.advance(1)
@@ -127,8 +132,15 @@ class Session:
     """What a whole run shares: one instance (and one model load) per embedder, the speed
     probe, and the query side's timings by dataset, model and thread count."""
 
-    def __init__(self, suite: Suite, reporter: Reporter, cache: EmbeddingCache | None) -> None:
+    def __init__(
+        self,
+        suite: Suite,
+        reporter: Reporter,
+        cache: VectorStore | None,
+        node: str | None = None,
+    ) -> None:
         self.suite, self.reporter, self.cache = suite, reporter, cache
+        self.node = node or platform.node()
         self.probe = SpeedProbe()
         self._embedders: dict[str, Any] = {}
         self._load_seconds: dict[str, float] = {}
@@ -138,7 +150,9 @@ class Session:
     def failed(self, cell: Cell, cell_id: str, err: Exception) -> CellRecord:
         spec = self.suite.embedder(cell.embedder)
         described = EmbedderInfo(spec.kind, getattr(spec.params, "model", spec.kind))
-        return CellRecord(cell_key(cell, cell_id), self.info, described, "failed", _failure(err))
+        return CellRecord(
+            cell_key(cell, cell_id), self.info, described, "failed", _failure(err), node=self.node
+        )
 
     def embedder_info(self, cell: Cell, described: dict[str, Any]) -> EmbedderInfo:
         """The cell's embedder as recorded: its kind, and what the encoder's `describe` says."""
@@ -320,24 +334,19 @@ class _Group:
             cost=cost | summarize(series, len(self.dataset.query_ids)) | memory | empty,
             ranking=run,
             timings=series,
+            node=self.session.node,
         )
 
 
-def _run_group(
-    session: Session,
-    dataset: Dataset,
-    dataset_spec: DatasetSpec,
-    embedder_spec: EmbedderSpec,
-    cells: list[Cell],
-    ids: dict[Cell, str],
-) -> Iterator[CellRecord]:
+def _run_group(session: Session, dataset: Dataset, unit: CellsUnit) -> Iterator[CellRecord]:
+    embedder_spec, cells = unit.embedder, list(unit.cells)
     base = encoder(session.suite, embedder_spec)
     if not dataset.has_texts and not getattr(session.embedder(base), "precomputed", False):
         raise HarnessError(
             f"dataset '{dataset.name}' holds vectors, not texts ({dataset.source}); only "
             f"embedders of kind 'vectors' run on it, not '{embedder_spec.name}'"
         )
-    group = _Group(session, dataset, dataset_spec, ids)  # memory is measured per group
+    group = _Group(session, dataset, unit.dataset, unit.ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
     else:
@@ -439,20 +448,16 @@ def _encode(
     if getattr(embedder, "precomputed", False):
         return _given(session, dataset, spec, embedder)
     cache = session.cache
-    sides = {
-        "document": (dataset.doc_texts, dataset.corpus_fingerprint),
-        "query": (dataset.query_texts, dataset.queries_fingerprint),
-    }
-    vectors, seconds, encoded = {}, {}, {}
-    for side, (texts, fingerprint) in sides.items():
-        session.reporter.task(f"{dataset.name} · {spec.name}: encoding {side}s", len(texts))
-        key = (
-            embedder.cache_key(side) | {"texts": fingerprint, "count": len(texts)} if cache else {}
-        )
+    vectors: dict[str, np.ndarray] = {}
+    seconds, encoded = {}, {}
+    for side, texts in sides(dataset).items():
+        session.reporter.task(f"{dataset.name} · {spec.name}: encoding {side} texts", len(texts))
+        key = vectors_key(embedder, dataset, side) if cache else {}
         hit = cache.get(key) if cache else None
         if hit is not None:
             session.reporter.advance(len(texts))
-            vectors[side], seconds[side], encoded[side] = hit.vectors, hit.encode_seconds, 0
+            vectors[side], seconds[side] = hit.vectors, hit.encode_seconds
+            encoded[side] = len(texts) if hit.fresh else 0
             continue
         session.loaded(spec)
         with timed() as watch:
@@ -466,6 +471,17 @@ def _encode(
         "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
         "texts_encoded": float(encoded["document"] + encoded["query"]),
     }
+
+
+def sides(dataset: Dataset) -> dict[Side, Sequence[str]]:
+    return {"document": dataset.doc_texts, "query": dataset.query_texts}
+
+
+def vectors_key(embedder: Any, dataset: Dataset, side: Side) -> dict[str, Any]:
+    """The cache key of a side's vectors: the embedder's settings and the texts' digest."""
+    fingerprint = dataset.corpus_fingerprint if side == "document" else dataset.queries_fingerprint
+    key: dict[str, Any] = embedder.cache_key(side)
+    return key | {"texts": fingerprint, "count": len(sides(dataset)[side])}
 
 
 def _given(

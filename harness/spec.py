@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.datasets import LOADERS
 from harness.embedders import EMBEDDERS
 from harness.errors import HarnessError, SuiteError
+from harness.executors.settings import ExecutorSettings
 from harness.gate.rules import Expectation, Gate, parse_gate
 from harness.indexes import INDEXES
 from harness.measure import TimingSettings
@@ -54,6 +55,8 @@ class _SuiteFile(BaseModel):
     may set their own."""
     timing: dict[str, Any] = {}
     """The timing protocol's settings (harness.measure.TimingSettings)."""
+    executor: dict[str, Any] = {}
+    """Where the units run (harness.executors.ExecutorSettings); the command line overrides."""
 
 
 class _DatasetHead(BaseModel):
@@ -160,6 +163,7 @@ class Suite:
     threads: tuple[int, ...] = (1,)
     """Thread counts of the cells that have no index of their own (lexical retrievers)."""
     timing: TimingSettings = dataclasses.field(default_factory=TimingSettings)
+    executor: ExecutorSettings = dataclasses.field(default_factory=ExecutorSettings)
     warnings: tuple[str, ...] = ()
     """Things worth knowing before running that are not errors, each naming file:line."""
 
@@ -279,6 +283,7 @@ def load_suite(path: str | Path) -> Suite:
         k=top.k or needed,
         threads=threads,
         timing=_validate(TimingSettings, top.timing, ("timing",), doc),
+        executor=_validate(ExecutorSettings, top.executor, ("executor",), doc),
     )
     expectations = tuple(_expectation(doc, suite, i, e) for i, e in enumerate(top.expect))
     gates = tuple(_gate(doc, i, text) for i, text in enumerate(top.gates))

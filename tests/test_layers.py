@@ -21,6 +21,8 @@ READERS = [
 ]
 WRITERS_AND_COMPONENTS = (
     "harness.runner",
+    "harness.plan",
+    "harness.executors",
     "harness.spec",
     "harness.embedders",
     "harness.indexes",
@@ -33,6 +35,7 @@ WRITERS_AND_COMPONENTS = (
     "sentence_transformers",
     "faiss",
     "onnxruntime",
+    "ray",
 )
 
 

@@ -183,6 +183,11 @@ class OnnxEmbedder:
             pooled = pooled / np.clip(norms, 1e-12, None)
         return np.asarray(pooled, dtype=np.float32)
 
+    @property
+    def encode_step(self) -> int:
+        """Texts per batch in the longest-first order (harness.plan.shard_rows)."""
+        return self.params.batch_size
+
     def cache_key(self, side: Side) -> dict[str, Any]:
         return {
             "backend": "onnxruntime",

@@ -96,7 +96,7 @@ class SentenceTransformersEmbedder:
         # Longest first, as sentence-transformers orders one call's texts, so batches hold
         # texts of similar length; then encode in batch-aligned slices for progress.
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        step = self.params.batch_size * _BATCHES_PER_CALL
+        step = self.encode_step
         vectors = np.empty((len(texts), self.dim()), dtype=np.float32)
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
@@ -111,6 +111,12 @@ class SentenceTransformersEmbedder:
             if progress is not None:
                 progress(len(rows))
         return vectors
+
+    @property
+    def encode_step(self) -> int:
+        """Texts per encode call in the longest-first order: encoding runs of whole calls
+        apart gives the same bytes as one encode (harness.plan.shard_rows)."""
+        return self.params.batch_size * _BATCHES_PER_CALL
 
     def cache_key(self, side: Side) -> dict[str, Any]:
         location = Path(self._resolved.location)
