@@ -147,31 +147,36 @@ def test_a_suite_through_ray_gives_the_local_run_s_metrics_and_cache_entries(
     assert "4 ok" in again and "Ray actors" not in again  # resumed: every cell found saved
 
 
-def _encoding_actor() -> int | None:
-    """The pid of a Ray encoder actor busy encoding a shard, if one is."""
+def _busy_worker(title: bytes) -> int | None:
+    """The pid of a Ray worker whose title (Ray sets it to what it runs) is `title`."""
     for proc in Path("/proc").iterdir():
         try:
             command = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if proc.name.isdigit() and command.startswith(b"ray::_Encoder.encode"):
+        if proc.name.isdigit() and command.startswith(title):
             return int(proc.name)
     return None
 
 
 @pytest.mark.slow
-def test_an_encoder_killed_mid_shard_is_restarted_and_the_run_gives_the_same_results(
-    cluster: str, local_run: tuple[Path, Path], tmp_path: Path
+@pytest.mark.parametrize(
+    "title",
+    [b"ray::_Encoder.encode", b"ray::_cells_task"],
+    ids=["encoder-mid-shard", "cells-task-mid-unit"],
+)
+def test_a_worker_killed_mid_unit_is_retried_and_the_run_gives_the_same_results(
+    cluster: str, local_run: tuple[Path, Path], tmp_path: Path, title: bytes
 ) -> None:
     (tmp_path / "suite.yaml").write_text(SUITE)
     args = [str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"), "--address", cluster]
     process = _harness(args, tmp_path / "c")
     deadline, killed = time.monotonic() + 300, None
     while killed is None and process.poll() is None and time.monotonic() < deadline:
-        killed = _encoding_actor()
+        killed = _busy_worker(title)
         if killed is None:
             time.sleep(0.02)
-    assert killed is not None, "no encoder actor was seen encoding"
+    assert killed is not None, f"no worker titled {title!r} was seen"
     os.kill(killed, signal.SIGKILL)
     _finished(process)
     _assert_same_as_local(tmp_path / "out", tmp_path / "c", local_run)
