@@ -18,6 +18,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -105,6 +106,23 @@ class GivenVectors:
 
     def put(self, key: Mapping[str, Any], vectors: np.ndarray, encode_seconds: float) -> Cached:
         return Cached(vectors, encode_seconds, fresh=True)
+
+
+AGREEING_COSINE = 0.99999
+"""Two encodes of a text agree when their vectors' cosine is at least this: the bar for an
+fp32 runtime (ONNX Runtime, OpenVINO) against PyTorch."""
+VECTORS = "vectors.npy"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    rows: int
+    identical: bool
+    """Byte for byte."""
+    mean_cosine: float
+    min_cosine: float
+    share_at_least: float
+    """Of rows with cosine >= AGREEING_COSINE."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +219,50 @@ class EmbeddingCache:
                 )
             )
         return out
+
+    def find(self, prefix: str) -> Entry:
+        """The one entry whose digest starts with `prefix` (as `harness cache ls` prints it)."""
+        found = [e for e in self.entries() if e.digest.startswith(prefix)] if prefix else []
+        if len(found) != 1:
+            from harness.errors import HarnessError
+
+            what = "no entry" if not found else f"{len(found)} entries"
+            raise HarnessError(
+                f"{self.folder}: {what} with a digest starting '{prefix}'; "
+                "`harness cache ls` lists them"
+            )
+        return found[0]
+
+    def agreement(self, first: Entry, second: Entry) -> Agreement:
+        """How far two entries' vectors of the same texts agree, row by row (cosine)."""
+        from harness.errors import HarnessError
+
+        if first.key.get("texts") != second.key.get("texts") or first.shape[0] != second.shape[0]:
+            raise HarnessError(
+                f"cache entries {first.digest[:12]} and {second.digest[:12]} hold vectors of "
+                "different texts; compare two encodes of the same side of one dataset"
+            )
+        a, b = (
+            np.load(self.folder / e.digest / "vectors.npy", mmap_mode="r") for e in (first, second)
+        )
+        if a.shape != b.shape:
+            raise HarnessError(
+                f"cache entries {first.digest[:12]} and {second.digest[:12]} differ in "
+                f"dimensions ({a.shape[1]} and {b.shape[1]})"
+            )
+        cosines = np.empty(len(a), dtype=np.float64)
+        for start in range(0, len(a), 65536):  # in blocks: a million rows need no copy
+            x = np.asarray(a[start : start + 65536], dtype=np.float64)
+            y = np.asarray(b[start : start + 65536], dtype=np.float64)
+            norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+            cosines[start : start + len(x)] = (x * y).sum(1) / np.where(norms > 0, norms, 1)
+        return Agreement(
+            rows=len(cosines),
+            identical=bool(np.array_equal(a, b)),
+            mean_cosine=float(cosines.mean()) if len(cosines) else math.nan,
+            min_cosine=float(cosines.min()) if len(cosines) else math.nan,
+            share_at_least=float((cosines >= AGREEING_COSINE).mean()) if len(cosines) else math.nan,
+        )
 
     def remove(self, digest: str) -> None:
         shutil.rmtree(self.folder / digest, ignore_errors=True)

@@ -819,11 +819,42 @@ def cache_ls() -> None:
     for e in sorted(entries, key=lambda e: e.last_used, reverse=True):
         used = datetime.fromtimestamp(e.last_used, UTC).strftime("%Y-%m-%d %H:%M")
         shape = "x".join(map(str, e.shape))
+        runtime = f"{e.key.get('backend', '?')} {e.key.get('dtype', '?')}"
         typer.echo(
             f"{e.digest[:12]}  {e.key.get('model', '?')}  {e.key.get('side', '?'):<8} "
-            f"{shape:>12}  {_size(e.nbytes):>9}  used {used}"
+            f"{runtime}  {shape:>12}  {_size(e.nbytes):>9}  used {used}"
         )
     typer.echo(f"{len(entries)} entries in {cache.folder}")
+
+
+@cache_app.command("diff")
+def cache_diff(
+    first: Annotated[str, typer.Argument(help="A digest (or its start) as `cache ls` prints.")],
+    second: Annotated[str, typer.Argument(help="Another entry of the same texts.")],
+) -> None:
+    """How far two encodes of the same texts agree (another backend or precision): cosine per
+    row, mean and least, and the share of rows at cosine >= 0.99999."""
+    from harness.cache import AGREEING_COSINE, EmbeddingCache
+    from harness.errors import HarnessError
+
+    cache = EmbeddingCache()
+    try:
+        a, b = cache.find(first), cache.find(second)
+        agreement = cache.agreement(a, b)
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    for e in (a, b):
+        key = e.key
+        typer.echo(
+            f"{e.digest[:12]}  {key.get('model', '?')}  {key.get('side', '?')}  "
+            f"{key.get('backend', '?')} {key.get('dtype', '?')}"
+        )
+    typer.echo(
+        f"{agreement.rows:,} rows{' (byte for byte identical)' if agreement.identical else ''}: "
+        f"cosine mean {agreement.mean_cosine:.7f}, least {agreement.min_cosine:.7f}; "
+        f"{agreement.share_at_least:.2%} of rows at >= {AGREEING_COSINE}"
+    )
 
 
 @cache_app.command("du")

@@ -11,11 +11,15 @@ import difflib
 import importlib.util
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from harness.errors import ComponentError
 
 T = TypeVar("T", bound=type)
+
+ID_WHEN_SET: dict[str, Any] = {"id_when_set": True}
+"""`json_schema_extra` of a component setting added after results existed: a cell's id counts
+it only when set away from its default, so earlier results keep their ids (spec.identity)."""
 
 
 class Registry(Generic[T]):

@@ -216,7 +216,7 @@ class Suite:
             "data": dataset_fingerprint,
             "split": getattr(dataset.params, "split", None),
             "ignore_identical_ids": dataset.ignore_identical_ids,
-            "embedder": [embedder.kind, embedder.params.model_dump(mode="json")],
+            "embedder": [embedder.kind, identity(embedder.params)],
             "derived_from": None,
             "index": None,
             "search": cell.search,
@@ -225,7 +225,7 @@ class Suite:
         }
         if embedder.derived_from is not None:
             base = self.embedder(embedder.derived_from)
-            config["derived_from"] = [base.kind, base.params.model_dump(mode="json")]
+            config["derived_from"] = [base.kind, identity(base.params)]
         if cell.order is not None:  # only when set: ids of unordered cells stay as they were
             config["order"] = cell.order
         if cell.threads != 1:  # likewise: ids of single-threaded cells stay as they were
@@ -237,6 +237,18 @@ class Suite:
         parts = (cell.dataset, cell.embedder, cell.index or "lexical")
         readable = ".".join(_slug(p) for p in parts)
         return f"{readable}.{digest}"
+
+
+def identity(params: BaseModel) -> dict[str, Any]:
+    """Settings as a cell id hashes them: one marked ID_WHEN_SET counts only when set away
+    from its default."""
+    dumped = params.model_dump(mode="json")
+    for name, field in type(params).model_fields.items():
+        extra = field.json_schema_extra
+        marked = isinstance(extra, dict) and extra.get("id_when_set")
+        if marked and getattr(params, name) == field.default:
+            dumped.pop(name)
+    return dumped
 
 
 def _slug(text: str) -> str:

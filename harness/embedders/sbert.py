@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.cache import folder_digest
 from harness.embedders.base import EMBEDDERS, Progress, Side
 from harness.embedders.models import ResolvedModel, resolve_model
+from harness.embedders.runtimes import Backend, Forward, Precision, check_precision
 from harness.errors import ComponentError
+from harness.registry import ID_WHEN_SET
 
 
 class SentenceTransformersParams(BaseModel):
@@ -31,9 +33,22 @@ class SentenceTransformersParams(BaseModel):
     document_prompt: str = ""
     device: str | None = None
     """cpu, cuda, mps; None picks the best available."""
+    backend: Backend = Field("torch", json_schema_extra=ID_WHEN_SET)
+    """torch, or the model's transformer exported to ONNX and run by onnx (ONNX Runtime) or
+    openvino; tokenising and pooling stay the model's own."""
+    precision: Precision = Field("fp32", json_schema_extra=ID_WHEN_SET)
+    """torch: fp32, fp16, bf16; onnx: fp32, int8 (dynamic); openvino: fp32, fp16, bf16 (pinned)."""
+    threads: int | None = Field(None, gt=0, json_schema_extra=ID_WHEN_SET)
+    """Intra-op threads of ONNX Runtime or OpenVINO; None lets the runtime choose."""
 
 
 _BATCHES_PER_CALL = 8  # batches per encode call: progress steps without losing throughput
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
+_CACHE_BACKENDS = {
+    "torch": "sentence-transformers",
+    "onnx": "sentence-transformers+onnxruntime",
+    "openvino": "sentence-transformers+openvino",
+}
 
 
 @EMBEDDERS.register("sentence-transformers")
@@ -42,8 +57,16 @@ class SentenceTransformersEmbedder:
     Params = SentenceTransformersParams
 
     def __init__(self, params: SentenceTransformersParams) -> None:
+        problem = check_precision(params.backend, params.precision)
+        if problem is not None:
+            raise ComponentError(f"model '{params.model}': {problem}")
+        if params.backend != "torch":
+            from harness.embedders.runtimes import require_runtime
+
+            require_runtime(params.backend)
         self.params = params
         self._model: Any = None
+        self._forward: Forward | None = None
         self._resolved: ResolvedModel = resolve_model(params.model)
         self._similarity: str = params.similarity
         self._max_seq_length = params.max_seq_length
@@ -87,7 +110,22 @@ class SentenceTransformersEmbedder:
             model.max_seq_length = self.params.max_seq_length
         self._max_seq_length = model.max_seq_length
         self._resolve_similarity(str(model.similarity_fn_name or "cosine"))
+        if self.params.backend != "torch":
+            self._forward = self._exported(model)
+        elif self.params.precision != "fp32":
+            import torch
+
+            model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[self.params.precision])
         self._model = model
+
+    def _exported(self, model: Any) -> Forward:
+        from harness.embedders import runtimes
+
+        params = self.params
+        weights = folder_digest(Path(resolve_model(params.model).location))
+        exported = runtimes.export(model, weights, int8=params.precision == "int8")
+        device = str(model.device)
+        return runtimes.forward(params.backend, exported, params.precision, params.threads, device)
 
     def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> np.ndarray:
         if self._model is None:
@@ -100,7 +138,8 @@ class SentenceTransformersEmbedder:
         vectors = np.empty((len(texts), self.dim()), dtype=np.float32)
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
-            vectors[rows] = self._model.encode(
+            call = self._encode_call if self._forward is not None else self._model.encode
+            vectors[rows] = call(
                 [texts[i] for i in rows],
                 prompt=prompt or None,
                 batch_size=self.params.batch_size,
@@ -111,6 +150,34 @@ class SentenceTransformersEmbedder:
             if progress is not None:
                 progress(len(rows))
         return vectors
+
+    def _encode_call(
+        self,
+        texts: list[str],
+        *,
+        prompt: str | None,
+        batch_size: int,
+        normalize_embeddings: bool,
+        **_: Any,
+    ) -> np.ndarray:
+        """As SentenceTransformer.encode, with the transformer run by the exported graph: the
+        model's own tokeniser, then its modules after the transformer (pooling, dense, ...)."""
+        import torch
+
+        assert self._forward is not None
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                features = self._model.preprocess(texts[start : start + batch_size], prompt=prompt)
+                feed = {n: features[n].numpy() for n in self._forward.inputs}
+                features["token_embeddings"] = torch.from_numpy(self._forward(feed))
+                for module in list(self._model)[1:]:
+                    features = module(features)
+                pooled = features["sentence_embedding"].float()
+                if normalize_embeddings:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out.append(pooled.numpy())
+        return np.concatenate(out) if out else np.empty((0, self.dim()), dtype=np.float32)
 
     @property
     def encode_step(self) -> int:
@@ -125,8 +192,8 @@ class SentenceTransformersEmbedder:
             self._resolved = resolve_model(self.params.model)
             location = Path(self._resolved.location)
         return {
-            "backend": "sentence-transformers",
-            "dtype": "float32",
+            "backend": _CACHE_BACKENDS[self.params.backend],  # torch fp32 keys as before
+            "dtype": _DTYPES[self.params.precision],
             "model": self.params.model,
             "weights": folder_digest(location),  # config, pooling and tokenizer files included
             "similarity": self.params.similarity,
@@ -148,8 +215,16 @@ class SentenceTransformersEmbedder:
             "model_source": self._resolved.source,
             "max_seq_length": self._max_seq_length,
         }
-        if self._model is not None:  # not loaded when every vector came from the cache
-            described["device"] = str(self._model.device)
+        described |= {"backend": self.params.backend, "precision": self.params.precision}
+        if self._forward is not None:
+            described |= self._forward.describe()
+        elif self._model is not None:  # not loaded when every vector came from the cache
+            import torch
+
+            described |= {
+                "runtime": f"torch {torch.__version__}",
+                "device": str(self._model.device),
+            }
         return described
 
 
