@@ -42,6 +42,7 @@ embedders:
   - {{name: torch, kind: sentence-transformers, model: {model}}}
   - {{name: openvino-bf16, kind: sentence-transformers, model: {model}, backend: openvino, precision: bf16}}
   - {{name: onnx-int8, kind: sentence-transformers, model: {model}, backend: onnx, precision: int8}}
+  - {{name: auto, kind: sentence-transformers, model: {model}, backend: openvino, batch_size: auto}}
 indexes:
   - {{name: exact, kind: faiss-flat}}
 metrics: [nDCG@10]
@@ -80,7 +81,7 @@ def test_onnx_and_openvino_fp32_give_pytorch_s_vectors_and_figures_on_a_real_col
 
 
 @pytest.mark.slow
-def test_reduced_precisions_are_recorded_and_never_share_fp32_vectors(
+def test_reduced_precisions_are_recorded_apart_and_auto_batch_size_measured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
@@ -94,8 +95,11 @@ def test_reduced_precisions_are_recorded_and_never_share_fp32_vectors(
     assert recorded["torch"]["precision"] == "fp32"
     assert recorded["openvino-bf16"]["precision"] == "bf16"  # as OpenVINO applied it
     assert recorded["onnx-int8"]["precision"] == "int8" and recorded["onnx-int8"]["quantized"]
+    auto = recorded["auto"]  # measured on the documents, the fastest chosen and recorded
+    assert set(auto["batch_rates"]) == {"8", "16", "32", "64", "128"}
+    assert auto["batch_size"] == int(max(auto["batch_rates"], key=auto["batch_rates"].get))
     entries = {(e.key["backend"], e.key["dtype"], e.key["side"]): e for e in cache.entries()}
-    assert len(entries) == 6
+    assert len(entries) == 8
     reference = entries[("sentence-transformers", "float32", "document")]
     for reduced in (("openvino", "bfloat16"), ("onnxruntime", "int8")):
         entry = entries[(f"sentence-transformers+{reduced[0]}", reduced[1], "document")]

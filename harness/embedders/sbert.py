@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from harness.embedders.base import EMBEDDERS, Progress, Side
 from harness.embedders.models import ResolvedModel, resolve_model
 from harness.embedders.runtimes import Backend, Forward, Precision, check_precision
 from harness.errors import ComponentError
+from harness.measure import timed
 from harness.registry import ID_WHEN_SET
 
 
@@ -25,7 +26,9 @@ class SentenceTransformersParams(BaseModel):
     """Hugging Face hub id (kept in results) or a local folder."""
     similarity: Literal["auto", "cosine", "dot"] = "auto"
     """cosine normalises vectors (MTEB and BEIR's default); auto takes the model's own setting."""
-    batch_size: int = Field(32, gt=0)
+    batch_size: Annotated[int, Field(gt=0)] | Literal["auto"] = 32
+    """Texts per forward pass; auto: the fastest of 8 to 128 on a sample of the first texts
+    encoded, measured and recorded (batch_size, batch_rates)."""
     max_seq_length: int | None = Field(None, gt=0)
     """Tokens kept per text; None keeps the model's configured length."""
     query_prompt: str = ""
@@ -43,6 +46,9 @@ class SentenceTransformersParams(BaseModel):
 
 
 _BATCHES_PER_CALL = 8  # batches per encode call: progress steps without losing throughput
+AUTO_BATCH_SIZES = (8, 16, 32, 64, 128)
+AUTO_SAMPLE = 128
+"""Texts `batch_size: auto` times each candidate on, spread over the texts' lengths."""
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
 _CACHE_BACKENDS = {
     "torch": "sentence-transformers",
@@ -67,6 +73,8 @@ class SentenceTransformersEmbedder:
         self.params = params
         self._model: Any = None
         self._forward: Forward | None = None
+        self._batch_size = params.batch_size if isinstance(params.batch_size, int) else None
+        self._batch_rates: dict[int, float] = {}
         self._resolved: ResolvedModel = resolve_model(params.model)
         self._similarity: str = params.similarity
         self._max_seq_length = params.max_seq_length
@@ -131,24 +139,47 @@ class SentenceTransformersEmbedder:
         if self._model is None:
             self.load()
         prompt = self.params.query_prompt if side == "query" else self.params.document_prompt
+        batch_size = self.calibrate(texts, side)
         # Longest first, as sentence-transformers orders one call's texts, so batches hold
         # texts of similar length; then encode in batch-aligned slices for progress.
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        step = self.encode_step
+        step = batch_size * _BATCHES_PER_CALL
         vectors = np.empty((len(texts), self.dim()), dtype=np.float32)
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
-            call = self._encode_call if self._forward is not None else self._model.encode
-            vectors[rows] = call(
-                [texts[i] for i in rows],
-                prompt=prompt or None,
-                batch_size=self.params.batch_size,
-                normalize_embeddings=self._similarity == "cosine",
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            vectors[rows] = self._call([texts[i] for i in rows], prompt, batch_size)
             if progress is not None:
                 progress(len(rows))
+        return vectors
+
+    def calibrate(self, texts: Sequence[str], side: Side) -> int:
+        """The batch size: as set, or (auto) the fastest of AUTO_BATCH_SIZES on a sample of
+        `texts` spread over their lengths, measured once."""
+        if self._batch_size is None:
+            if self._model is None:
+                self.load()
+            prompt = self.params.query_prompt if side == "query" else self.params.document_prompt
+            order = np.argsort([-len(t) for t in texts], kind="stable")
+            picks = np.unique(np.linspace(0, len(order) - 1, AUTO_SAMPLE).astype(int))
+            sample = [texts[i] for i in order[picks]]
+            for size in AUTO_BATCH_SIZES:
+                self._call(sample[:size], prompt, size)  # warm-up: first calls of a shape
+                with timed() as watch:
+                    self._call(sample, prompt, size)
+                self._batch_rates[size] = len(sample) / max(watch.seconds, 1e-9)
+            self._batch_size = max(self._batch_rates, key=lambda size: self._batch_rates[size])
+        return self._batch_size
+
+    def _call(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+        encode = self._encode_call if self._forward is not None else self._model.encode
+        vectors: np.ndarray = encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=batch_size,
+            normalize_embeddings=self._similarity == "cosine",
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return vectors
 
     def _encode_call(
@@ -180,10 +211,11 @@ class SentenceTransformersEmbedder:
         return np.concatenate(out) if out else np.empty((0, self.dim()), dtype=np.float32)
 
     @property
-    def encode_step(self) -> int:
+    def encode_step(self) -> int | None:
         """Texts per encode call in the longest-first order: encoding runs of whole calls
-        apart gives the same bytes as one encode (harness.plan.shard_rows)."""
-        return self.params.batch_size * _BATCHES_PER_CALL
+        apart gives the same bytes as one encode (harness.plan.shard_rows). None while
+        `batch_size: auto` is not measured yet."""
+        return None if self._batch_size is None else self._batch_size * _BATCHES_PER_CALL
 
     def cache_key(self, side: Side) -> dict[str, Any]:
         location = Path(self._resolved.location)
@@ -211,11 +243,13 @@ class SentenceTransformersEmbedder:
             "similarity": self._similarity,
             "query_prompt": self.params.query_prompt,
             "document_prompt": self.params.document_prompt,
-            "batch_size": self.params.batch_size,
+            "batch_size": self._batch_size or self.params.batch_size,
             "model_source": self._resolved.source,
             "max_seq_length": self._max_seq_length,
         }
         described |= {"backend": self.params.backend, "precision": self.params.precision}
+        if self._batch_rates:  # batch_size: auto, as measured (texts per second by size)
+            described["batch_rates"] = {str(k): round(v, 1) for k, v in self._batch_rates.items()}
         if self._forward is not None:
             described |= self._forward.describe()
         elif self._model is not None:  # not loaded when every vector came from the cache

@@ -67,9 +67,7 @@ def run_on_ray(
     skip: Collection[str],
     settings: ExecutorSettings,
 ) -> list[CellRecord]:
-    ray = _connect(settings)
-    started_here = ray is not None
-    ray = ray or _ray()
+    ray, started_here = _connect(settings)
     try:
         driver = Session(suite, reporter, cache)
         records = []
@@ -90,9 +88,9 @@ def _ray() -> Any:
     return ray
 
 
-def _connect(settings: ExecutorSettings) -> Any:
-    """Ray, connected to the settings' cluster; returned only when connected here (and so to
-    be shut down here), None when this process was connected already."""
+def _connect(settings: ExecutorSettings) -> tuple[Any, bool]:
+    """Ray, connected to the settings' cluster, and whether it was connected here (and so is
+    to be shut down here) rather than by the caller already."""
     address = settings.address or os.environ.get("RAY_ADDRESS")
     if address not in (None, "auto", "local"):
         _check_reachable(address)  # ray.init waits minutes on an address nobody answers at
@@ -100,7 +98,7 @@ def _connect(settings: ExecutorSettings) -> Any:
             _token_auth_as_ray_start_does()
     ray = _ray()
     if ray.is_initialized():
-        return None
+        return ray, False
     env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
     try:
         ray.init(
@@ -117,7 +115,7 @@ def _connect(settings: ExecutorSettings) -> Any:
             "start one with `ray start --head` and pass the address it prints, or leave "
             "--address out to start a local one"
         ) from None
-    return ray
+    return ray, True
 
 
 def _token_auth_as_ray_start_does() -> None:
@@ -228,6 +226,10 @@ class _Encoders:
     def _encode(
         self, spec: EmbedderSpec, embedder: Any, side: Side, texts: Any, label: str
     ) -> list[EncodedShard]:
+        if getattr(embedder, "encode_step", 0) is None:  # batch_size: auto
+            batch_size = embedder.calibrate(texts, side)  # measured here, once, for every actor
+            params = spec.params.model_copy(update={"batch_size": batch_size})
+            spec = dataclasses.replace(spec, params=params)
         pool = self._pool(spec)
         todo = deque(encode_shards(embedder, spec, side, texts, self.settings.shard_size))
         reporter = self.driver.reporter
