@@ -195,8 +195,13 @@ class Session:
             texts = dataset.query_texts
             self.reporter.task(f"{dataset.name} · {spec.name}: timing query encoding", 1)
             encode = functools.partial(_encode_queries, embedder, texts)
-            with thread_limit(threads):
-                times, _ = time_stage(encode, len(texts), self.suite.timing, self.probe.once)
+            use_threads = getattr(embedder, "use_threads", lambda threads: None)
+            try:
+                use_threads(threads)  # runtimes with their own thread pool (ONNX, OpenVINO)
+                with thread_limit(threads):
+                    times, _ = time_stage(encode, len(texts), self.suite.timing, self.probe.once)
+            finally:
+                use_threads(None)
             self.reporter.advance(1)
             self._query_side[key] = _named(times, "query", dataset.query_ids)
         return self._query_side[key]

@@ -107,6 +107,21 @@ def test_reduced_precisions_are_recorded_apart_and_auto_batch_size_measured(
         assert 0.98 < agreement.mean_cosine < 0.999999  # near, and really reduced
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_the_query_side_runs_on_the_cell_s_thread_count(backend: str) -> None:
+    embedder = SentenceTransformersEmbedder(
+        SentenceTransformersParams(model=MINILM, backend=backend)
+    )
+    embedder.load()
+    default = embedder.describe()["threads"]
+    embedder.use_threads(1)  # as the runner does around the timed query side
+    assert embedder.describe()["threads"] == 1
+    assert embedder.encode(["one thread"], "query", None).shape == (1, 384)
+    embedder.use_threads(None)
+    assert embedder.describe()["threads"] == default
+
+
 def test_a_precision_the_backend_cannot_run_names_the_suite_line(tmp_path: Path) -> None:
     path = tmp_path / "suite.yaml"
     path.write_text(

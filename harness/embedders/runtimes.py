@@ -218,6 +218,7 @@ class _OnnxRuntime:
             "runtime": self.runtime,
             "precision": self.precision,
             "device": self.session.get_providers()[0],
+            "threads": self.session.get_session_options().intra_op_num_threads,  # 0: its choice
             "export": self.export,
         }
         return described | ({"quantized": self.quantized} if self.quantized else {})
@@ -245,6 +246,7 @@ class _OpenVino:
             "runtime": self.runtime,
             "precision": {v: k for k, v in _OPENVINO_HINT.items()}.get(applied, applied),
             "device": "openvino:CPU",
+            "threads": self.compiled.get_property("INFERENCE_NUM_THREADS"),  # 0: its choice
             "export": self.export,
         }
 

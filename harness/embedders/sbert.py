@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -73,6 +73,8 @@ class SentenceTransformersEmbedder:
         self.params = params
         self._model: Any = None
         self._forward: Forward | None = None
+        self._forwards: dict[int | None, Forward] = {}
+        self._compiled: Callable[[int | None], Forward] | None = None
         self._batch_size = params.batch_size if isinstance(params.batch_size, int) else None
         self._batch_rates: dict[int, float] = {}
         self._resolved: ResolvedModel = resolve_model(params.model)
@@ -133,7 +135,25 @@ class SentenceTransformersEmbedder:
         weights = folder_digest(Path(resolve_model(params.model).location))
         exported = runtimes.export(model, weights, int8=params.precision == "int8")
         device = str(model.device)
-        return runtimes.forward(params.backend, exported, params.precision, params.threads, device)
+
+        def compiled(threads: int | None) -> Forward:
+            return runtimes.forward(params.backend, exported, params.precision, threads, device)
+
+        self._compiled = compiled
+        self._forwards = {params.threads: compiled(params.threads)}
+        return self._forwards[params.threads]
+
+    def use_threads(self, threads: int | None) -> None:
+        """Run on `threads` intra-op threads from now on (None: the `threads` setting); the
+        runner times the query side on each cell's thread count. ONNX Runtime and OpenVINO
+        fix their thread pool when a model is compiled, so there is one per count; torch
+        follows harness.measure.thread_limit."""
+        if self._forward is None or self._compiled is None:
+            return
+        count = self.params.threads if threads is None else threads
+        if count not in self._forwards:
+            self._forwards[count] = self._compiled(count)
+        self._forward = self._forwards[count]
 
     def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> np.ndarray:
         if self._model is None:
