@@ -74,6 +74,8 @@ FIGURES: dict[str, Figure] = {
         Figure("encode_queries_s", "encode queries s", "s", "lower", "s"),
         Figure("queries_per_s", "queries/s", "queries/s", "higher", "rate"),
         Figure("dim", "dim", "", None, "count"),
+        Figure("doc_nnz", "terms/doc", "", None, "ratio"),
+        Figure("query_nnz", "terms/query", "", None, "ratio"),
         Figure("vector_bytes", "embedding B", "B", "lower", "bytes"),
         Figure("index_bytes", "index B", "B", "lower", "bytes"),
         Figure("bytes_per_vector", "index B/doc", "B", "lower", "bytes"),

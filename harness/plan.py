@@ -67,9 +67,9 @@ def cells_units(suite: Suite, spec: DatasetSpec, fingerprint: str) -> list[Cells
     return units
 
 
-def unloaded_units(suite: Suite, spec: DatasetSpec) -> list[CellsUnit]:
-    """The units of a dataset that could not be loaded, their ids naming no fingerprint."""
-    return cells_units(suite, spec, "not loaded")
+def unloaded_cells(suite: Suite, spec: DatasetSpec) -> dict[Cell, str]:
+    """Every cell of a dataset that could not be loaded, their ids naming no fingerprint."""
+    return {c: suite.cell_id(c, "not loaded") for c in suite.cells() if c.dataset == spec.name}
 
 
 def without(unit: CellsUnit, finished: set[str]) -> CellsUnit:

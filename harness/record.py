@@ -14,6 +14,14 @@ Ranking = dict[str, dict[str, float]]
 Status = Literal["ok", "failed"]
 
 
+def ranked(ranking: dict[str, float]) -> list[tuple[str, float]]:
+    """One query's hits in trec_eval's order: score descending, ties by document id descending.
+    The rank a fusion reads and the line order of a TREC run file are both this order."""
+    ordered = sorted(ranking.items(), key=lambda item: item[0], reverse=True)
+    ordered.sort(key=lambda item: -item[1])  # stable: ties stay by id, descending
+    return ordered
+
+
 @dataclass(frozen=True)
 class RunStamp:
     """Which run a record belongs to; every row carries it."""

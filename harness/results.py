@@ -37,7 +37,7 @@ from pyarrow.lib import ArrowException
 from harness import timing_table
 from harness.errors import HarnessError, HarnessWarning, StoreError, os_problem
 from harness.figures import FIGURES, spread_columns
-from harness.record import CellRecord, RunStamp
+from harness.record import CellRecord, RunStamp, ranked
 
 SCHEMA_VERSION = 3
 """2: the store (cell ids, metric list). 3: timed calls kept; figures with intervals; end-to-end
@@ -133,9 +133,7 @@ def trec_lines(record: CellRecord) -> Iterator[str]:
     trec_eval on the file computes what the evaluation computed."""
     tag = f"harness.{record.cell.cell_id}"
     for query_id, ranking in record.ranking.items():
-        ordered = sorted(ranking.items(), key=lambda item: item[0], reverse=True)
-        ordered.sort(key=lambda item: -item[1])  # stable: ties stay by id, descending
-        for rank, (doc_id, score) in enumerate(ordered, start=1):
+        for rank, (doc_id, score) in enumerate(ranked(ranking), start=1):
             yield f"{query_id} Q0 {doc_id} {rank} {score!r} {tag}\n"
 
 

@@ -35,12 +35,22 @@ from harness.figures import ENCODING_FIGURES
 from harness.indexes import INDEXES
 from harness.machine import SpeedProbe, cpu_snapshot, load_average, others_cpu
 from harness.measure import MemoryWatch, StageTimes, thread_limit, time_stage, timed
-from harness.plan import CellsUnit, cells_units, unloaded_units, without
-from harness.record import CellKey, CellRecord, DatasetInfo, EmbedderInfo, IndexInfo, SuiteInfo
+from harness.plan import CellsUnit, without
+from harness.record import (
+    CellKey,
+    CellRecord,
+    DatasetInfo,
+    EmbedderInfo,
+    IndexInfo,
+    Ranking,
+    SuiteInfo,
+)
 from harness.spec import Cell, DatasetSpec, EmbedderSpec, IndexSpec, Suite, search_key
 from harness.spread import Series, summarize
 
 Hits = tuple[np.ndarray, np.ndarray]
+PIPELINE_KIND = "pipeline"
+"""The embedder kind recorded for a pipeline's cells (harness.pipelines)."""
 
 
 class Reporter(Protocol):
@@ -68,36 +78,6 @@ class SilentReporter:
 
     def cell_skipped(self, cell: Cell, cell_id: str) -> None:
         pass
-
-
-def run_suite(
-    suite: Suite,
-    reporter: Reporter | None = None,
-    cache: VectorStore | None = None,
-    skip: Collection[str] = frozenset(),
-) -> list[CellRecord]:
-    """Run every cell whose id is not in `skip`; `cache` (None: off) keeps encoded vectors."""
-    session = Session(suite, reporter or SilentReporter(), cache)
-    records = []
-    for record in _records(session, skip):
-        session.reporter.cell_done(record)  # where it is saved: a failure here stops the run
-        records.append(record)
-    return records
-
-
-def _records(session: Session, skip: Collection[str]) -> Iterator[CellRecord]:
-    """Every cell's record, dataset by dataset and unit by unit; a dataset that cannot load
-    fails its cells and the grid goes on."""
-    suite = session.suite
-    for dataset_spec in suite.datasets:
-        try:
-            dataset = load_dataset(dataset_spec, session.reporter)
-        except Exception as err:  # recorded on each of its cells
-            for unit in unloaded_units(suite, dataset_spec):
-                yield from (session.failed(c, i, err) for c, i in unit.ids.items())
-            continue
-        for unit in cells_units(suite, dataset_spec, dataset.fingerprint):
-            yield from run_unit(session, dataset, unit, skip)
 
 
 def run_unit(
@@ -148,8 +128,12 @@ class Session:
         self.info = SuiteInfo(suite.name, suite.k, suite.metrics, AVERAGING)
 
     def failed(self, cell: Cell, cell_id: str, err: Exception) -> CellRecord:
-        spec = self.suite.embedder(cell.embedder)
-        described = EmbedderInfo(spec.kind, getattr(spec.params, "model", spec.kind))
+        pipeline = self.suite.pipeline(cell.embedder)
+        if pipeline is not None:
+            described = EmbedderInfo(PIPELINE_KIND, pipeline.description)
+        else:
+            spec = self.suite.embedder(cell.embedder)
+            described = EmbedderInfo(spec.kind, getattr(spec.params, "model", spec.kind))
         return CellRecord(
             cell_key(cell, cell_id), self.info, described, "failed", _failure(err), node=self.node
         )
@@ -203,7 +187,7 @@ class Session:
             finally:
                 use_threads(None)
             self.reporter.advance(1)
-            self._query_side[key] = _named(times, "query", dataset.query_ids)
+            self._query_side[key] = named_series(times, "query", dataset.query_ids)
         return self._query_side[key]
 
 
@@ -225,7 +209,7 @@ def _encode_queries(embedder: Any, texts: Sequence[str], rows: np.ndarray) -> np
     return encoded
 
 
-def _named(times: StageTimes, stage: str, query_ids: Sequence[str]) -> dict[str, Series]:
+def named_series(times: StageTimes, stage: str, query_ids: Sequence[str]) -> dict[str, Series]:
     """A stage's calls as series, batch-1 calls naming their query ids rather than positions;
     its speed probes as `<stage>.probe`."""
     ids = np.asarray(query_ids, dtype=object)
@@ -238,7 +222,7 @@ def _named(times: StageTimes, stage: str, query_ids: Sequence[str]) -> dict[str,
     }
 
 
-def _cell_series(search: dict[str, Series], query: dict[str, Series]) -> dict[str, Series]:
+def cell_series(search: dict[str, Series], query: dict[str, Series]) -> dict[str, Series]:
     """A cell's series: its search's and its query side's, their speed probes as one `probe`."""
     probe = Series.concat(
         [s[f"{n}.probe"] for s, n in ((query, "query"), (search, "search")) if f"{n}.probe" in s]
@@ -247,7 +231,7 @@ def _cell_series(search: dict[str, Series], query: dict[str, Series]) -> dict[st
     return calls | {"probe": probe}
 
 
-class _Group:
+class CellGroup:
     """What the cells of one dataset x embedder share, and how a cell is timed and assembled."""
 
     def __init__(
@@ -301,7 +285,7 @@ class _Group:
             "load_end": load_end,
             "other_cpu": others_cpu(cpu_start, cpu_end),
         }
-        return _named(times, "search", self.dataset.query_ids), machine, hits
+        return named_series(times, "search", self.dataset.query_ids), machine, hits
 
     def result(
         self,
@@ -321,6 +305,19 @@ class _Group:
             self.suite.k,
             ignore_identical_ids=self.spec.ignore_identical_ids,
         )
+        described = self.session.embedder_info(cell, embedder)
+        return self.record(cell, described, index, series, run, cost)
+
+    def record(
+        self,
+        cell: Cell,
+        embedder: EmbedderInfo,
+        index: IndexInfo,
+        series: dict[str, Series],
+        run: Ranking,
+        cost: dict[str, float],
+    ) -> CellRecord:
+        """The cell's record: its ranking evaluated, its timed series summarised."""
         evaluation = evaluate(self.dataset.qrels, run, self.suite.metrics)
         memory = {
             "peak_rss_bytes": float(self.memory.group_peak_bytes()),
@@ -330,7 +327,7 @@ class _Group:
         return CellRecord(
             cell_key(cell, self.ids[cell]),
             self.session.info,
-            self.session.embedder_info(cell, embedder),
+            embedder,
             "ok",
             dataset=self.described,
             index=index,
@@ -351,14 +348,16 @@ def _run_group(session: Session, dataset: Dataset, unit: CellsUnit) -> Iterator[
             f"dataset '{dataset.name}' holds vectors, not texts ({dataset.source}); only "
             f"embedders of kind 'vectors' run on it, not '{embedder_spec.name}'"
         )
-    group = _Group(session, dataset, unit.dataset, unit.ids)  # memory is measured per group
+    group = CellGroup(session, dataset, unit.dataset, unit.ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
+    elif embedder_spec.family == "sparse":
+        yield from _sparse_cells(group, embedder_spec, cells)
     else:
         yield from _dense_cells(group, embedder_spec, cells)
 
 
-def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
+def _lexical_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
     """A lexical retriever indexes the corpus itself; its query side is tokenising."""
     dataset = group.dataset
     label = f"{dataset.name} · {spec.name}"
@@ -377,16 +376,60 @@ def _lexical_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iter
             )
         search = functools.partial(lexical_search, retriever, encoded, group.depth, cell.threads)
         series, machine, hits = group.timed_search(cell, search, label)
-        series = _cell_series(series, _named(query_times, "query", dataset.query_ids))
+        series = cell_series(series, named_series(query_times, "query", dataset.query_ids))
         series["build"] = builds
         yield group.result(cell, embedder, described, series, hits, cost | machine)
+
+
+def _sparse_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
+    """A learned sparse model: both sides encoded (cached), the documents' posting lists built
+    as its index, the queries' encoding timed as its query side."""
+    from harness.embedders.sparse import InvertedIndex
+
+    session, dataset = group.session, group.dataset
+    label = f"{dataset.name} · {spec.name}"
+    encoded, encoding = _encode(session, dataset, spec)
+    embedder = session.embedder(spec)
+    documents = embedder.pruned(encoded["document"], "document")
+    queries = embedder.pruned(encoded["query"], "query")
+    query_side = {n: session.dense_query_side(dataset, spec, n) for n in {c.threads for c in cells}}
+    index, builds = group.build(functools.partial(InvertedIndex, documents), label)
+    n_docs = len(dataset.doc_ids)
+    cost = (
+        encoding
+        | _index_cost(index.nbytes(), n_docs)
+        | {
+            "model_load_s": session.load_seconds(spec),
+            "dim": float(documents.shape[1]),
+            "vector_bytes": documents.nnz * 8 / n_docs,  # a term id and a weight per non-zero
+            "doc_nnz": documents.nnz / n_docs,
+            "query_nnz": queries.nnz / max(1, queries.shape[0]),
+        }
+    )
+    described = IndexInfo(
+        kind="inverted",
+        build_params=json.dumps({"doc_terms": embedder.params.doc_terms}),
+        search_effective=json.dumps({"query_terms": embedder.params.query_terms}),
+    )
+    about = embedder.describe() | {"query_encoder": f"{spec.kind}:{spec.name}"}
+    for cell in cells:
+        search = functools.partial(_sparse_search, index, queries, group.depth)
+        series, machine, hits = group.timed_search(cell, search, label)
+        series = cell_series(series, query_side[cell.threads])
+        series["build"] = builds
+        yield group.result(cell, about, described, series, hits, cost | machine)
+
+
+def _sparse_search(index: Any, queries: Any, depth: int, rows: np.ndarray) -> Hits:
+    hits: Hits = index.search(queries[rows], depth)
+    return hits
 
 
 def _tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[Any]:
     return list(retriever.encode_queries([texts[i] for i in rows]))
 
 
-def _dense_cells(group: _Group, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
+def _dense_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
     session, dataset = group.session, group.dataset
     vectors, encoding = dense_vectors(session, dataset, spec)
     derived = EMBEDDERS.get(spec.kind)(spec.params) if spec.derived_from is not None else None
@@ -453,7 +496,10 @@ def _encode(
     if getattr(embedder, "precomputed", False):
         return _given(session, dataset, spec, embedder)
     cache = session.cache
-    vectors: dict[str, np.ndarray] = {}
+    # what the cache holds: the vectors themselves, or an embedder's packing of them (sparse)
+    pack = getattr(embedder, "pack", _same)
+    unpack = getattr(embedder, "unpack", _same)
+    vectors: dict[str, Any] = {}
     seconds, encoded = {}, {}
     for side, texts in sides(dataset).items():
         session.reporter.task(f"{dataset.name} · {spec.name}: encoding {side} texts", len(texts))
@@ -461,13 +507,15 @@ def _encode(
         hit = cache.get(key) if cache else None
         if hit is not None:
             session.reporter.advance(len(texts))
-            vectors[side], seconds[side] = hit.vectors, hit.encode_seconds
+            vectors[side], seconds[side] = unpack(hit.vectors), hit.encode_seconds
             encoded[side] = len(texts) if hit.fresh else 0
             continue
         session.loaded(spec)
         with timed() as watch:
             fresh = embedder.encode(texts, side, session.reporter.advance)
-        vectors[side] = cache.put(key, fresh, watch.seconds).vectors if cache else fresh
+        vectors[side] = (
+            unpack(cache.put(key, pack(fresh), watch.seconds).vectors) if cache else fresh
+        )
         seconds[side], encoded[side] = watch.seconds, len(texts)
     return vectors, {
         "encode_docs_s": seconds["document"],  # on a cache hit: the encode that filled it
@@ -476,6 +524,10 @@ def _encode(
         "queries_per_s": _rate(len(dataset.query_texts), seconds["query"]),
         "texts_encoded": float(encoded["document"] + encoded["query"]),
     }
+
+
+def _same(vectors: Any) -> Any:
+    return vectors
 
 
 def sides(dataset: Dataset) -> dict[Side, Sequence[str]]:
@@ -513,7 +565,7 @@ class _Encoded:
 
 
 def _index_cells(
-    group: _Group,
+    group: CellGroup,
     spec: IndexSpec,
     vectors: dict[str, np.ndarray],
     encoded: _Encoded,
@@ -526,7 +578,7 @@ def _index_cells(
 
 
 def _ordered_cells(
-    group: _Group,
+    group: CellGroup,
     spec: IndexSpec,
     vectors: dict[str, np.ndarray],
     encoded: _Encoded,
@@ -559,7 +611,7 @@ def _ordered_cells(
                 ),
                 insertion_seed=order,
             )
-            series = _cell_series(series, encoded.query_side[cell.threads])
+            series = cell_series(series, encoded.query_side[cell.threads])
             series["build"] = builds
             yield group.result(
                 cell, encoded.embedder, described, series, hits, cost | agreement | machine

@@ -7,6 +7,7 @@ unknown component kinds or metrics (with a did-you-mean), missing files and pack
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -17,18 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.datasets import LOADERS
 from harness.embedders import EMBEDDERS
-from harness.errors import HarnessError, SuiteError
+from harness.errors import HarnessError
 from harness.executors.settings import ExecutorSettings
 from harness.gate.rules import Expectation, Gate, parse_gate
 from harness.indexes import INDEXES
 from harness.measure import TimingSettings
+from harness.pipelines.settings import Catalogue, PipelineSpec, StageRef, parse_pipelines
 from harness.registry import Registry, did_you_mean, require, suggest
-from harness.yamlmap import Loc, LocatedYaml, load_located
+from harness.yamlmap import Loc, LocatedYaml, load_located, validate
 
+Family = Literal["dense", "lexical", "sparse", "multivector"]
+"""dense: vectors an index searches; the others own their index (one cell per thread count)."""
 DEFAULT_DEPTH = 1000  # retrieval depth when a metric has no cutoff (BEIR's and MTEB's top-k)
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -57,6 +61,8 @@ class _SuiteFile(BaseModel):
     """The timing protocol's settings (harness.measure.TimingSettings)."""
     executor: dict[str, Any] = {}
     """Where the units run (harness.executors.ExecutorSettings); the command line overrides."""
+    pipelines: list[dict[str, Any]] = []
+    """Systems built from the grid's cells: fusion and re-ranking (harness.pipelines)."""
 
 
 class _DatasetHead(BaseModel):
@@ -102,7 +108,7 @@ class DatasetSpec:
 class EmbedderSpec:
     name: str
     kind: str
-    family: Literal["dense", "lexical"]
+    family: Family
     params: BaseModel
 
     @property
@@ -164,6 +170,8 @@ class Suite:
     """Thread counts of the cells that have no index of their own (lexical retrievers)."""
     timing: TimingSettings = dataclasses.field(default_factory=TimingSettings)
     executor: ExecutorSettings = dataclasses.field(default_factory=ExecutorSettings)
+    pipelines: tuple[PipelineSpec, ...] = ()
+    """In dependency order: a pipeline comes after those it reads."""
     warnings: tuple[str, ...] = ()
     """Things worth knowing before running that are not errors, each naming file:line."""
 
@@ -174,7 +182,7 @@ class Suite:
         """The grid, cell by cell, without holding it (`harness run --dry-run` streams it)."""
         for dataset in self.datasets:
             for embedder in self.embedders:
-                if embedder.family == "lexical":
+                if embedder.family != "dense":
                     for threads in self.threads:
                         yield Cell(dataset.name, embedder.name, None, "", None, threads)
                     continue
@@ -184,14 +192,18 @@ class Suite:
                             key = search_key(search)
                             for n in index.threads:
                                 yield Cell(dataset.name, embedder.name, index.name, key, order, n)
+            for pipeline in self.pipelines:
+                for key in pipeline.settings:
+                    yield Cell(dataset.name, pipeline.name, None, key)
 
     @property
     def n_cells(self) -> int:
         """len(cells()), counted without building them."""
-        lexical = sum(e.family == "lexical" for e in self.embedders) * len(self.threads)
-        dense = len(self.embedders) - sum(e.family == "lexical" for e in self.embedders)
+        dense = sum(e.family == "dense" for e in self.embedders)
+        indexless = (len(self.embedders) - dense) * len(self.threads)
         per_dense = sum(len(i.orders) * len(i.search) * len(i.threads) for i in self.indexes)
-        return len(self.datasets) * (lexical + dense * per_dense)
+        pipelines = sum(len(p.settings) for p in self.pipelines)
+        return len(self.datasets) * (indexless + dense * per_dense + pipelines)
 
     def expected_values(self) -> list[dict[str, Any]]:
         """The expectations, one per cell and metric, as a run's manifest stores them."""
@@ -207,10 +219,20 @@ class Suite:
     def embedder(self, name: str) -> EmbedderSpec:
         return next(e for e in self.embedders if e.name == name)
 
+    def pipeline(self, name: str) -> PipelineSpec | None:
+        """The pipeline named `name`; None for an embedder's name."""
+        return next((p for p in self.pipelines if p.name == name), None)
+
+    def stage_cell(self, stage: StageRef, dataset: str) -> Cell:
+        return Cell(dataset, stage.embedder, stage.index, stage.search, stage.order, stage.threads)
+
     def cell_id(self, cell: Cell, dataset_fingerprint: str) -> str:
         """Names a cell's result by everything that determines it: the data's content, every
         setting of its embedder and index, the metrics and depth. Same id, same numbers."""
         dataset = next(d for d in self.datasets if d.name == cell.dataset)
+        pipeline = self.pipeline(cell.embedder)
+        if pipeline is not None:
+            return self._pipeline_cell_id(cell, pipeline, dataset, dataset_fingerprint)
         embedder = self.embedder(cell.embedder)
         config = {
             "data": dataset_fingerprint,
@@ -238,6 +260,29 @@ class Suite:
         readable = ".".join(_slug(p) for p in parts)
         return f"{readable}.{digest}"
 
+    def _pipeline_cell_id(
+        self, cell: Cell, pipeline: PipelineSpec, dataset: DatasetSpec, fingerprint: str
+    ) -> str:
+        """A pipeline's cells are named by their stages' cell ids, its scorer and settings."""
+        scorer = pipeline.rerank.by if pipeline.rerank is not None else None
+        config = {
+            "data": fingerprint,
+            "split": getattr(dataset.params, "split", None),
+            "ignore_identical_ids": dataset.ignore_identical_ids,
+            "pipeline": pipeline.definition(),
+            "stages": [
+                self.cell_id(self.stage_cell(s, cell.dataset), fingerprint) for s in pipeline.stages
+            ],
+            "scorer": None
+            if scorer is None
+            else [self.embedder(scorer).kind, identity(self.embedder(scorer).params)],
+            "search": cell.search,
+            "metrics": sorted(self.metrics),
+            "k": self.k,
+        }
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        return f"{cell.dataset}.{_slug(cell.embedder)}.pipeline.{digest}"
+
 
 def identity(params: BaseModel) -> dict[str, Any]:
     """Settings as a cell id hashes them: one marked ID_WHEN_SET counts only when set away
@@ -263,7 +308,7 @@ def search_key(params: BaseModel) -> str:
 def load_suite(path: str | Path) -> Suite:
     """Read, validate and resolve a suite file; raises SuiteError naming file:line."""
     doc = load_located(Path(path))
-    top = _validate(_SuiteFile, doc.data, (), doc)
+    top = validate(_SuiteFile, doc.data, (), doc)
     base = doc.path.parent
     datasets = tuple(_dataset(doc, i, entry, base) for i, entry in enumerate(top.datasets))
     embedders = tuple(_embedder(doc, i, entry, base) for i, entry in enumerate(top.embedders))
@@ -284,6 +329,15 @@ def load_suite(path: str | Path) -> Suite:
     needed = DEFAULT_DEPTH if None in cutoffs else max(c for c in cutoffs if c is not None)
     if top.k is not None and top.k < needed:
         raise doc.error(("k",), f"k={top.k} is below the deepest metric cutoff {needed}; raise k")
+    catalogue = Catalogue(
+        families={e.name: e.family for e in embedders},
+        indexes={i.name: (tuple(map(search_key, i.search)), i.orders, i.threads) for i in indexes},
+        search_key=functools.partial(_stage_search_key, indexes),
+        threads=threads,
+        k=top.k or needed,
+        deepest_cutoff=needed,
+    )
+    pipelines = parse_pipelines(doc, top.pipelines, catalogue)
     suite = Suite(
         name=top.name,
         path=doc.path,
@@ -294,8 +348,9 @@ def load_suite(path: str | Path) -> Suite:
         metrics=tuple(top.metrics),
         k=top.k or needed,
         threads=threads,
-        timing=_validate(TimingSettings, top.timing, ("timing",), doc),
-        executor=_validate(ExecutorSettings, top.executor, ("executor",), doc),
+        timing=validate(TimingSettings, top.timing, ("timing",), doc),
+        executor=validate(ExecutorSettings, top.executor, ("executor",), doc),
+        pipelines=pipelines,
     )
     expectations = tuple(_expectation(doc, suite, i, e) for i, e in enumerate(top.expect))
     gates = tuple(_gate(doc, i, text) for i, text in enumerate(top.gates))
@@ -305,6 +360,16 @@ def load_suite(path: str | Path) -> Suite:
         *_size_warnings(doc, suite),
     )
     return dataclasses.replace(suite, expectations=expectations, gates=gates, warnings=warnings)
+
+
+def _stage_search_key(indexes: tuple[IndexSpec, ...], name: str, search: dict[str, Any]) -> str:
+    """A stage's search mapping as the grid keys it; unvalidated when it does not validate (the
+    stage then names no setting of the index, and says which it has)."""
+    kind: Any = INDEXES.get(next(i for i in indexes if i.name == name).kind)
+    try:
+        return search_key(kind.Search.model_validate(search))
+    except ValueError:
+        return json.dumps(search, sort_keys=True)
 
 
 def _threads(doc: LocatedYaml, loc: Loc, value: Any) -> tuple[int, ...]:
@@ -377,46 +442,46 @@ def _float_storage_warnings(
 
 def _dataset(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> DatasetSpec:
     loc: Loc = ("datasets", i)
-    head = _validate(_DatasetHead, entry, loc, doc)
+    head = validate(_DatasetHead, entry, loc, doc)
     loader = _lookup(LOADERS, head.loader, (*loc, "loader"), doc)
     rest = {k: v for k, v in entry.items() if k not in _DatasetHead.model_fields}
     if isinstance(rest.get("path"), str) and not Path(rest["path"]).is_absolute():
         rest["path"] = str(base / rest["path"])
-    params = _validate(loader.Params, rest, loc, doc, also=list(_DatasetHead.model_fields))
+    params = validate(loader.Params, rest, loc, doc, also=list(_DatasetHead.model_fields))
     _construct(loader, params, loc, doc)
     return DatasetSpec(head.name, head.loader, params, head.ignore_identical_ids)
 
 
 def _embedder(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> EmbedderSpec:
     loc: Loc = ("embedders", i)
-    head = _validate(_EmbedderHead, entry, loc, doc)
+    head = validate(_EmbedderHead, entry, loc, doc)
     kind = _lookup(EMBEDDERS, head.kind, (*loc, "kind"), doc)
     rest = {k: v for k, v in entry.items() if k not in _EmbedderHead.model_fields}
     for key in ("model", "file", "tokenizer"):  # local paths are relative to the suite file
         if isinstance(rest.get(key), str) and rest[key].startswith(("./", "../")):
             rest[key] = str(base / rest[key])
-    params = _validate(kind.Params, rest, loc, doc, also=list(_EmbedderHead.model_fields))
+    params = validate(kind.Params, rest, loc, doc, also=list(_EmbedderHead.model_fields))
     _construct(kind, params, loc, doc)
     return EmbedderSpec(head.name, head.kind, kind.family, params)
 
 
 def _index(doc: LocatedYaml, i: int, entry: dict[str, Any], threads: tuple[int, ...]) -> IndexSpec:
     loc: Loc = ("indexes", i)
-    head = _validate(_IndexHead, entry, loc, doc)
+    head = validate(_IndexHead, entry, loc, doc)
     kind = _lookup(INDEXES, head.kind, (*loc, "kind"), doc)
     if kind.requires is not None:
         try:
             require(*kind.requires, needed_by=f"index kind '{head.kind}'")
         except HarnessError as err:
             raise doc.error((*loc, "kind"), str(err)) from None
-    build = _validate(kind.Build, head.build, (*loc, "build"), doc)
+    build = validate(kind.Build, head.build, (*loc, "build"), doc)
     search: list[BaseModel] = []
     if isinstance(head.search, dict):
         for combo in _grid(doc, (*loc, "search"), head.search):
-            search.append(_validate(kind.Search, combo, (*loc, "search"), doc))
+            search.append(validate(kind.Search, combo, (*loc, "search"), doc))
     else:
         for j, item in enumerate(head.search):
-            search.append(_validate(kind.Search, item, (*loc, "search", j), doc))
+            search.append(validate(kind.Search, item, (*loc, "search", j), doc))
     keys = [search_key(s) for s in search]
     if len(set(keys)) != len(keys):
         raise doc.error((*loc, "search"), "the same search settings appear twice; remove one")
@@ -431,10 +496,10 @@ def _index(doc: LocatedYaml, i: int, entry: dict[str, Any], threads: tuple[int, 
 def _expectation(doc: LocatedYaml, suite: Suite, i: int, entry: Any) -> tuple[Expectation, Cell]:
     """An `expect:` entry, checked against the suite: it names one cell and known metrics."""
     loc: Loc = ("expect", i)
-    expectation: Expectation = _validate(Expectation, entry, loc, doc)
+    expectation: Expectation = validate(Expectation, entry, loc, doc)
     names = {
         "dataset": [d.name for d in suite.datasets],
-        "embedder": [e.name for e in suite.embedders],
+        "embedder": [e.name for e in suite.embedders] + [p.name for p in suite.pipelines],
         "index": [x.name for x in suite.indexes],
     }
     for key, known in names.items():
@@ -459,7 +524,7 @@ def _expectation(doc: LocatedYaml, suite: Suite, i: int, entry: Any) -> tuple[Ex
     ]
     if expectation.search is not None and expectation.index is not None:
         kind: Any = INDEXES.get(suite.index(expectation.index).kind)
-        wanted = search_key(_validate(kind.Search, expectation.search, (*loc, "search"), doc))
+        wanted = search_key(validate(kind.Search, expectation.search, (*loc, "search"), doc))
         matches = [c for c in matches if c.search == wanted]
     if len(matches) != 1:
         found = "no cell" if not matches else f"{len(matches)} cells"
@@ -558,33 +623,3 @@ def _metric_cutoff(doc: LocatedYaml, i: int, metric: str) -> int | None:
         ) from None
     cutoff = measure.params.get("cutoff")
     return int(cutoff) if cutoff is not None else None
-
-
-def _validate(
-    model: type[Any], data: Any, loc: Loc, doc: LocatedYaml, also: list[str] | None = None
-) -> Any:
-    """Validate `data` against `model`; `also` names keys a surrounding schema accepts."""
-    if not isinstance(data, dict):
-        raise doc.error(loc, f"expected a mapping of keys, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        raise _suite_error(err, [*(also or []), *model.model_fields], loc, doc) from None
-
-
-def _suite_error(
-    err: ValidationError, allowed: list[str], loc: Loc, doc: LocatedYaml
-) -> SuiteError:
-    first = err.errors()[0]
-    where: Loc = (*loc, *first["loc"])
-    if first["type"] == "extra_forbidden":
-        key = str(first["loc"][-1])
-        hint = did_you_mean(key, allowed)
-        message = f"unknown key '{key}'.{hint} Allowed: {', '.join(allowed) or 'none'}"
-    elif first["type"] == "missing":
-        message = f"missing required key '{first['loc'][-1]}'"
-        where = where[:-1]
-    else:
-        message = f"{first['msg']} (got {first.get('input')!r})"
-    more = len(err.errors()) - 1
-    return doc.error(where, message + (f" [and {more} more problem(s)]" if more else ""))

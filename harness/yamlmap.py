@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from harness.errors import SuiteError
+from harness.registry import did_you_mean
 
 Loc = tuple[str | int, ...]
 _TOKEN = re.compile(r"__harness_env_\d+__")
@@ -165,3 +167,31 @@ def _expand_env(value: str, path: Path, line: int, refs: dict[str, re.Match[str]
         )
 
     return _TOKEN.sub(substitute, value)
+
+
+def validate(
+    model: type[Any], data: Any, loc: Loc, doc: LocatedYaml, also: list[str] | None = None
+) -> Any:
+    """Validate `data` against `model`; `also` names keys a surrounding schema accepts."""
+    if not isinstance(data, dict):
+        raise doc.error(loc, f"expected a mapping of keys, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise suite_error(err, [*(also or []), *model.model_fields], loc, doc) from None
+
+
+def suite_error(err: ValidationError, allowed: list[str], loc: Loc, doc: LocatedYaml) -> SuiteError:
+    first = err.errors()[0]
+    where: Loc = (*loc, *first["loc"])
+    if first["type"] == "extra_forbidden":
+        key = str(first["loc"][-1])
+        hint = did_you_mean(key, allowed)
+        message = f"unknown key '{key}'.{hint} Allowed: {', '.join(allowed) or 'none'}"
+    elif first["type"] == "missing":
+        message = f"missing required key '{first['loc'][-1]}'"
+        where = where[:-1]
+    else:
+        message = f"{first['msg']} (got {first.get('input')!r})"
+    more = len(err.errors()) - 1
+    return doc.error(where, message + (f" [and {more} more problem(s)]" if more else ""))

@@ -14,7 +14,7 @@ from harness.cache import EmbeddingCache
 from harness.cli import app
 from harness.embedders.sbert import SentenceTransformersEmbedder, SentenceTransformersParams
 from harness.errors import ComponentError, SuiteError
-from harness.runner import run_suite
+from harness.executors.local import run_suite
 from harness.spec import identity, load_suite
 from tests.conftest import QUICK_TIMING
 

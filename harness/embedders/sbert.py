@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.cache import folder_digest
 from harness.embedders.base import EMBEDDERS, Progress, Side
-from harness.embedders.models import ResolvedModel, resolve_model
+from harness.embedders.models import ResolvedModel, load_error, resolve_model, weights_folder
 from harness.embedders.runtimes import Backend, Forward, Precision, check_precision
 from harness.errors import ComponentError
 from harness.measure import timed
@@ -112,10 +112,7 @@ class SentenceTransformersEmbedder:
         try:
             model = SentenceTransformer(resolved.location, device=self.params.device)
         except Exception as err:
-            raise ComponentError(
-                f"model '{self.params.model}' failed to load from {resolved.source}: "
-                f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            ) from None
+            raise load_error(self.params.model, resolved, err) from None
         if self.params.max_seq_length is not None:
             model.max_seq_length = self.params.max_seq_length
         self._max_seq_length = model.max_seq_length
@@ -238,11 +235,8 @@ class SentenceTransformersEmbedder:
         return None if self._batch_size is None else self._batch_size * _BATCHES_PER_CALL
 
     def cache_key(self, side: Side) -> dict[str, Any]:
+        self._resolved = weights_folder(self.params.model, self._resolved, self.load)
         location = Path(self._resolved.location)
-        if not location.is_dir():  # loaded from the hub: its files land in the HF cache
-            self.load()
-            self._resolved = resolve_model(self.params.model)
-            location = Path(self._resolved.location)
         return {
             "backend": _CACHE_BACKENDS[self.params.backend],  # torch fp32 keys as before
             "dtype": _DTYPES[self.params.precision],

@@ -1,6 +1,6 @@
 """Who runs a suite's units (harness.plan): this process, or a Ray cluster.
 
-`local` (the default) is harness.runner.run_suite; `ray` is harness.executors.ray_cluster. Both
+`local` (the default) is harness.executors.local; `ray` is harness.executors.ray_cluster. Both
 hand every record to the reporter's `cell_done` in this process, where it is saved.
 """
 
@@ -30,7 +30,7 @@ def run(
         from harness.executors.ray_cluster import run_on_ray
 
         return run_on_ray(suite, reporter, cache, skip, executor)
-    from harness.runner import run_suite
+    from harness.executors.local import run_suite
 
     return run_suite(suite, reporter, cache, skip)
 

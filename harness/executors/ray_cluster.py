@@ -33,6 +33,7 @@ from harness.embedders.base import Side
 from harness.errors import HarnessError
 from harness.executors.settings import ExecutorSettings
 from harness.measure import timed
+from harness.pipelines.run import cell_of, pipeline_records, stage_ids
 from harness.plan import (
     CellsUnit,
     EncodedShard,
@@ -40,7 +41,7 @@ from harness.plan import (
     assemble,
     cells_units,
     encode_shards,
-    unloaded_units,
+    unloaded_cells,
     without,
 )
 from harness.record import CellRecord
@@ -54,7 +55,7 @@ from harness.runner import (
     sides,
     vectors_key,
 )
-from harness.spec import EmbedderSpec, Suite
+from harness.spec import Cell, DatasetSpec, EmbedderSpec, Suite
 
 _PASSED_ON = ("HF_HUB_OFFLINE", "HF_HOME", "HARNESS_CACHE_DIR", "HARNESS_DATA_DIR")
 """Environment the workers need as the driver has it: offline models, where data lives."""
@@ -149,18 +150,21 @@ def _records(
 ) -> Iterator[CellRecord]:
     suite, reporter = driver.suite, driver.reporter
     units: list[tuple[Dataset, CellsUnit]] = []
+    loaded: list[tuple[Dataset, DatasetSpec]] = []
     for spec in suite.datasets:
         try:
             dataset = load_dataset(spec, reporter)
         except Exception as err:  # recorded on each of its cells
-            for unit in unloaded_units(suite, spec):
-                yield from (driver.failed(c, i, err) for c, i in unit.ids.items())
+            cells = unloaded_cells(suite, spec)
+            yield from (driver.failed(c, i, err) for c, i in cells.items())
             continue
+        loaded.append((dataset, spec))
+        reread = stage_ids(suite, spec.name, dataset.fingerprint, skip)
         for unit in cells_units(suite, spec, dataset.fingerprint):
             for cell, cell_id in unit.ids.items():
-                if cell_id in skip:
+                if cell_id in skip and cell_id not in reread:
                     reporter.cell_skipped(cell, cell_id)
-            todo = without(unit, set(skip))
+            todo = without(unit, set(skip) - reread)
             if todo.cells:
                 units.append((dataset, todo))
     encoders = _Encoders(ray, driver, settings)
@@ -173,7 +177,12 @@ def _records(
                 yield from (driver.failed(c, i, _cause(err)) for c, i in unit.ids.items())
     finally:
         encoders.release()  # their CPUs and GPUs go back before any search is timed
-    yield from _run_cells(ray, driver, ready, settings)
+    done: dict[Cell, CellRecord] = {}
+    for record in _run_cells(ray, driver, ready, settings):
+        done[cell_of(record.cell)] = record
+        yield record
+    for dataset, spec in loaded:  # second stages run here, over the records the tasks made
+        yield from pipeline_records(driver, dataset, spec, done, skip)
 
 
 class _Encoder:
