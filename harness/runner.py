@@ -351,8 +351,8 @@ def _run_group(session: Session, dataset: Dataset, unit: CellsUnit) -> Iterator[
     group = CellGroup(session, dataset, unit.dataset, unit.ids)  # memory is measured per group
     if embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
-    elif embedder_spec.family == "sparse":
-        yield from _sparse_cells(group, embedder_spec, cells)
+    elif embedder_spec.family in ("sparse", "multivector"):
+        yield from _encoded_index_cells(group, embedder_spec, cells)
     else:
         yield from _dense_cells(group, embedder_spec, cells)
 
@@ -381,46 +381,38 @@ def _lexical_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> I
         yield group.result(cell, embedder, described, series, hits, cost | machine)
 
 
-def _sparse_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> Iterator[CellRecord]:
-    """A learned sparse model: both sides encoded (cached), the documents' posting lists built
-    as its index, the queries' encoding timed as its query side."""
-    from harness.embedders.sparse import InvertedIndex
-
+def _encoded_index_cells(
+    group: CellGroup, spec: EmbedderSpec, cells: list[Cell]
+) -> Iterator[CellRecord]:
+    """A model with an index of its own over what it encodes (a learned sparse model's posting
+    lists, a multi-vector model's token vectors): both sides encoded (cached), the index built
+    from the documents', the queries' encoding timed as its query side."""
     session, dataset = group.session, group.dataset
     label = f"{dataset.name} · {spec.name}"
-    encoded, encoding = _encode(session, dataset, spec)
+    encoded, encoding = encode_sides(session, dataset, spec)
     embedder = session.embedder(spec)
-    documents = embedder.pruned(encoded["document"], "document")
-    queries = embedder.pruned(encoded["query"], "query")
+    documents = embedder.searchable(encoded["document"], "document")
+    queries = embedder.searchable(encoded["query"], "query")
     query_side = {n: session.dense_query_side(dataset, spec, n) for n in {c.threads for c in cells}}
-    index, builds = group.build(functools.partial(InvertedIndex, documents), label)
-    n_docs = len(dataset.doc_ids)
+    index, builds = group.build(functools.partial(embedder.index_for, documents), label)
     cost = (
         encoding
-        | _index_cost(index.nbytes(), n_docs)
-        | {
-            "model_load_s": session.load_seconds(spec),
-            "dim": float(documents.shape[1]),
-            "vector_bytes": documents.nnz * 8 / n_docs,  # a term id and a weight per non-zero
-            "doc_nnz": documents.nnz / n_docs,
-            "query_nnz": queries.nnz / max(1, queries.shape[0]),
-        }
+        | _index_cost(index.nbytes(), len(dataset.doc_ids))
+        | embedder.figures(documents, queries)
+        | {"model_load_s": session.load_seconds(spec)}
     )
-    described = IndexInfo(
-        kind="inverted",
-        build_params=json.dumps({"doc_terms": embedder.params.doc_terms}),
-        search_effective=json.dumps({"query_terms": embedder.params.query_terms}),
-    )
+    build, search = embedder.index_settings()
+    described = IndexInfo(embedder.index_kind, json.dumps(build), json.dumps(search))
     about = embedder.describe() | {"query_encoder": f"{spec.kind}:{spec.name}"}
     for cell in cells:
-        search = functools.partial(_sparse_search, index, queries, group.depth)
-        series, machine, hits = group.timed_search(cell, search, label)
+        timed_search = functools.partial(_search_encoded, index, queries, group.depth)
+        series, machine, hits = group.timed_search(cell, timed_search, label)
         series = cell_series(series, query_side[cell.threads])
         series["build"] = builds
         yield group.result(cell, about, described, series, hits, cost | machine)
 
 
-def _sparse_search(index: Any, queries: Any, depth: int, rows: np.ndarray) -> Hits:
+def _search_encoded(index: Any, queries: Any, depth: int, rows: np.ndarray) -> Hits:
     hits: Hits = index.search(queries[rows], depth)
     return hits
 
@@ -479,7 +471,7 @@ def dense_vectors(
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """A dense embedder's document and query vectors (a derived one's transformed from its
     base's), with the encoding figures."""
-    vectors, encoding = _encode(session, dataset, encoder(session.suite, spec))
+    vectors, encoding = encode_sides(session, dataset, encoder(session.suite, spec))
     if spec.derived_from is not None:
         derived = EMBEDDERS.get(spec.kind)(spec.params)
         vectors["document"], vectors["query"] = derived.transform(
@@ -488,7 +480,7 @@ def dense_vectors(
     return vectors, encoding
 
 
-def _encode(
+def encode_sides(
     session: Session, dataset: Dataset, spec: EmbedderSpec
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Both sides' vectors, from the cache where it has them; encoding throughput."""

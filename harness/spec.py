@@ -565,15 +565,19 @@ def _construct(cls: Any, params: BaseModel, loc: Loc, doc: LocatedYaml) -> None:
 
 
 def _check_derived(doc: LocatedYaml, embedders: tuple[EmbedderSpec, ...]) -> None:
-    """A derived embedder (e.g. truncate) names an encoding embedder of the same suite."""
-    encoders = [e.name for e in embedders if e.family == "dense" and not e.derived_from]
+    """A derived embedder (e.g. truncate) names an encoding embedder of the same suite, of the
+    family its kind derives from (dense; multivector for muvera)."""
     for i, spec in enumerate(embedders):
-        if spec.derived_from is not None and spec.derived_from not in encoders:
-            hint = did_you_mean(spec.derived_from, encoders)
+        if spec.derived_from is None:
+            continue
+        family = getattr(EMBEDDERS.get(spec.kind), "derives_from", "dense")
+        bases = [e.name for e in embedders if e.family == family and not e.derived_from]
+        if spec.derived_from not in bases:
+            hint = did_you_mean(spec.derived_from, bases)
             raise doc.error(
                 ("embedders", i, "of"),
-                f"'{spec.derived_from}' is not a dense embedder of this suite.{hint} "
-                f"Dense embedders: {', '.join(encoders) or 'none'}",
+                f"'{spec.derived_from}' is not a {family} embedder of this suite.{hint} "
+                f"{family.capitalize()} embedders: {', '.join(bases) or 'none'}",
             )
 
 

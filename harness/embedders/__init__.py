@@ -1,6 +1,16 @@
 """Embedders; importing this package registers the built-in kinds."""
 
-from harness.embedders import bm25, onnx, quantize, sbert, sparse, truncate, vectors
+from harness.embedders import (
+    bm25,
+    multivector,
+    muvera,
+    onnx,
+    quantize,
+    sbert,
+    sparse,
+    truncate,
+    vectors,
+)
 from harness.embedders.base import EMBEDDERS, DenseEmbedder, LexicalRetriever
 
 __all__ = [
@@ -8,6 +18,8 @@ __all__ = [
     "DenseEmbedder",
     "LexicalRetriever",
     "bm25",
+    "multivector",
+    "muvera",
     "onnx",
     "quantize",
     "sbert",

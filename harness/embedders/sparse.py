@@ -94,10 +94,29 @@ class SparseEncoderEmbedder:
                 progress(len(chunk))
         return sparse.vstack(parts, format="csr", dtype=np.float32)
 
-    def pruned(self, matrix: Any, side: Side) -> Any:
-        """Each row's `doc_terms` / `query_terms` heaviest weights (all when unset)."""
+    def searchable(self, matrix: Any, side: Side) -> Any:
+        """What the index holds or is asked: each row's `doc_terms` / `query_terms` heaviest
+        weights (all when unset)."""
         keep = self.params.query_terms if side == "query" else self.params.doc_terms
         return matrix if keep is None else top_terms(matrix, keep)
+
+    index_kind: ClassVar[str] = "inverted"
+
+    def index_for(self, documents: Any) -> InvertedIndex:
+        return InvertedIndex(documents)
+
+    def index_settings(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(build, search) settings as recorded with the index."""
+        return {"doc_terms": self.params.doc_terms}, {"query_terms": self.params.query_terms}
+
+    def figures(self, documents: Any, queries: Any) -> dict[str, float]:
+        n = max(1, documents.shape[0])
+        return {
+            "dim": float(documents.shape[1]),
+            "vector_bytes": documents.nnz * 8 / n,  # a term id and a weight per non-zero
+            "doc_nnz": documents.nnz / n,
+            "query_nnz": queries.nnz / max(1, queries.shape[0]),
+        }
 
     def cache_key(self, side: Side) -> dict[str, Any]:
         self._resolved = weights_folder(self.params.model, self._resolved, self.load)

@@ -207,10 +207,11 @@ class _Encoders:
         self._done: dict[str, Cached] = {}
 
     def vectors(self, dataset: Dataset, spec: EmbedderSpec) -> GivenVectors:
-        """Both sides' vectors for a unit of `spec` (none for lexical or given vectors)."""
+        """Both sides' vectors for a unit of `spec`: none for given vectors, nor for models
+        that are not dense (lexical, sparse, multivector: their unit encodes them itself)."""
         base = encoder(self.driver.suite, spec)
         embedder = self.driver.embedder(base)
-        if base.family == "lexical" or getattr(embedder, "precomputed", False):
+        if base.family != "dense" or getattr(embedder, "precomputed", False):
             return GivenVectors({})
         given = {}
         for side, texts in sides(dataset).items():

@@ -53,6 +53,6 @@ def by_cross_encoder(
         "cross_encoder": params.model,
         "cross_encoder_source": resolved.source,
         "batch_size": params.batch_size,
-        "max_length": model.max_length,
+        "max_length": model.max_seq_length,
     }
     return rerank, cost | {"model_load_s": load.seconds}, described

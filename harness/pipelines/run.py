@@ -22,10 +22,10 @@ import numpy as np
 from harness.datasets import Dataset
 from harness.errors import HarnessError
 from harness.figures import ENCODING_FIGURES
-from harness.indexes.base import rescored
 from harness.machine import cpu_snapshot, load_average, others_cpu
 from harness.measure import thread_limit, time_stage
 from harness.pipelines.fusion import best, candidates, fuse
+from harness.pipelines.scorers import by_embedder
 from harness.pipelines.settings import PipelineSpec
 from harness.record import CellKey, CellRecord, EmbedderInfo, IndexInfo
 from harness.runner import (
@@ -33,8 +33,6 @@ from harness.runner import (
     CellGroup,
     Session,
     cell_series,
-    dense_vectors,
-    encoder,
     named_series,
 )
 from harness.spec import Cell, DatasetSpec, Suite
@@ -83,10 +81,45 @@ def pipeline_records(
                 ]
                 group = CellGroup(session, dataset, spec, {cell: cell_id})
                 record = _pipeline_cell(group, pipeline, cell, stages)
+                record.cost |= _found_of_exhaustive(pipeline, records, record, suite.k)
             except Exception as err:  # recorded on the cell; the grid goes on
                 record = session.failed(cell, cell_id, err)
             records[cell] = record
             yield record
+
+
+EXHAUSTIVE = ("faiss-flat", "inverted", "maxsim")
+"""Index kinds that score every document: a scorer's own cell of one of these is the ranking
+its re-ranking of candidates can at best reproduce."""
+
+
+def _found_of_exhaustive(
+    pipeline: PipelineSpec, records: Mapping[Cell, CellRecord], record: CellRecord, k: int
+) -> dict[str, float]:
+    """For a re-ranking by an embedder with an exhaustive cell in the run: `ann_recall@n`, the
+    share of that cell's top n the pipeline finds (MUVERA against exact MaxSim, say)."""
+    by = pipeline.rerank.by if pipeline.rerank is not None else None
+    exhaustive = [
+        r
+        for c, r in records.items()
+        if (c.dataset, c.embedder) == (record.cell.dataset, by)
+        and r.status == "ok"
+        and r.index is not None
+        and r.index.kind in EXHAUSTIVE
+    ]
+    if record.status != "ok" or not exhaustive:
+        return {}
+    truth = exhaustive[0].ranking
+    found = {}
+    for at in dict.fromkeys((10, k)):
+        shares = []
+        for query, ranking in truth.items():
+            best_truth = {d for d, _ in candidates(ranking, at)}
+            if best_truth:
+                got = {d for d, _ in candidates(record.ranking.get(query, {}), at)}
+                shares.append(len(best_truth & got) / len(best_truth))
+        found[f"ann_recall@{at}"] = float(np.mean(shares)) if shares else math.nan
+    return found
 
 
 def _stage_record(records: Mapping[Cell, CellRecord], cell: Cell) -> CellRecord:
@@ -172,50 +205,10 @@ def _second_stage(
     assert pipeline.rerank is not None
     first = [h[0] for h in hits]
     if pipeline.rerank.by is not None:
-        return _by_embedder(group, pipeline.rerank.by, first, depth)
+        return by_embedder(group, pipeline.rerank.by, first, depth)
     from harness.pipelines.cross_encoder import by_cross_encoder
 
     return by_cross_encoder(group, pipeline.rerank.cross_encoder, first, depth, no_encoding)
-
-
-def _by_embedder(
-    group: CellGroup, name: str, first: list[list[tuple[str, float]]], depth: int
-) -> tuple[Stage, dict[str, float], dict[str, Any]]:
-    """Re-score the candidates with a dense embedder: the query encoded and compared with the
-    candidates' document vectors (encoded ahead, like an index's; cached)."""
-    session, dataset = group.session, group.dataset
-    spec = session.suite.embedder(name)
-    if spec.family != "dense" or spec.derived_from is not None:
-        raise HarnessError(
-            f"re-ranking by '{name}' ({spec.kind}) is not supported: re-rank by an encoding "
-            "dense embedder (a derived one's base)"
-        )
-    vectors, encoding = dense_vectors(session, dataset, spec)
-    documents = vectors["document"]
-    model = session.loaded(encoder(session.suite, spec))
-    position = {doc: i for i, doc in enumerate(dataset.doc_ids)}
-    width = max((len(h) for h in first), default=0)
-    wanted = np.full((len(first), max(width, 1)), -1, dtype=np.int64)
-    for row, hits in enumerate(first):
-        wanted[row, : len(hits)] = [position[doc] for doc, _ in hits]
-    texts, doc_ids = dataset.query_texts, dataset.doc_ids
-
-    def rescore(rows: np.ndarray) -> list[dict[str, float]]:
-        queries = model.encode([texts[i] for i in rows], "query", None)
-        scores, positions = rescored(queries, documents, wanted[rows], depth)
-        return [
-            {doc_ids[p]: float(s) for s, p in zip(row_s, row_p, strict=True) if p >= 0}
-            for row_s, row_p in zip(scores, positions, strict=True)
-        ]
-
-    cost = encoding | {
-        "model_load_s": session.load_seconds(spec),
-        "dim": float(documents.shape[1]),
-        "vector_bytes": float(documents.shape[1] * documents.itemsize),
-        "scorer_bytes": float(documents.nbytes),
-    }
-    params = {"by": name, "scorer": model.describe(), "candidates": len(first[0]) if first else 0}
-    return rescore, cost, params
 
 
 def _first_stages(stages: Sequence[CellRecord]) -> dict[str, Series]:
