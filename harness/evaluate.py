@@ -93,11 +93,14 @@ def ann_recall(
 ) -> float:
     """Mean over queries of the share of the top `at` found whose exact score reaches the
     at-th exact score: ann-benchmarks' recall@k, which counts a tie with the last true
-    neighbour as a hit (it allows 1e-3 in distance; here TIE_TOLERANCE in score)."""
+    neighbour as a hit (it allows 1e-3 in distance; here TIE_TOLERANCE in score, relative to
+    scores beyond 1 in size: MUVERA's run to hundreds, where float32 sums in another order
+    differ by more than 1e-5)."""
     at = min(at, exact_scores.shape[1])
     if at == 0 or len(exact_scores) == 0:
         return float("nan")
-    threshold = exact_scores[:, at - 1] - TIE_TOLERANCE
+    last = exact_scores[:, at - 1]
+    threshold = last - TIE_TOLERANCE * np.maximum(1.0, np.abs(last))
     chunk = max(1, 2**24 // (at * documents.shape[1]))  # bounds the gathered vectors' memory
     hits = 0
     for start in range(0, len(queries), chunk):

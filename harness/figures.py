@@ -10,6 +10,9 @@ Latency and throughput are measured at three places of the query path:
 - query: turning query texts into what the index takes (dense encoding, BM25 tokenising);
 - e2e: the two together, text in, ranking out.
 
+A pipeline's row (harness.pipelines) reads them one stage further: its query side is its first
+stages end to end, its search is its second stage (fusion or re-ranking), e2e the whole.
+
 Timed figures (`Figure.spread`) are stored with a 95% bootstrap interval and a sample count
 in the columns `<name>_low`, `<name>_high` and `<name>_n`.
 """

@@ -28,7 +28,7 @@ import numpy as np
 from harness.cache import VectorStore
 from harness.datasets import LOADERS, Dataset
 from harness.embedders import EMBEDDERS
-from harness.embedders.base import Side
+from harness.embedders.base import EncodedIndexModel, Side
 from harness.errors import HarnessError
 from harness.evaluate import AVERAGING, ann_recall, evaluate, exact_neighbours, to_run
 from harness.figures import ENCODING_FIGURES
@@ -390,7 +390,7 @@ def _encoded_index_cells(
     session, dataset = group.session, group.dataset
     label = f"{dataset.name} · {spec.name}"
     encoded, encoding = encode_sides(session, dataset, spec)
-    embedder = session.embedder(spec)
+    embedder: EncodedIndexModel = session.embedder(spec)
     documents = embedder.searchable(encoded["document"], "document")
     queries = embedder.searchable(encoded["query"], "query")
     query_side = {n: session.dense_query_side(dataset, spec, n) for n in {c.threads for c in cells}}

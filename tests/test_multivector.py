@@ -101,6 +101,7 @@ def test_muvera_encodings_track_maxsim_and_are_recorded(
     fde, tokens = rows.loc["fde"], rows.loc["tokens"]
     assert fde["dim"] == 20 * 32 * 16 and fde["vector_bytes"] == 4 * 20 * 32 * 16
     assert fde["embedder_kind"] == "muvera"
+    assert fde["ann_recall@10"] == 1.0  # a flat index finds its exact neighbours, ties at scale
     assert tokens["index_kind"] == "maxsim" and tokens["doc_vectors"] > 10
     assert tokens["bytes_per_vector"] > tokens["doc_vectors"] * 384 * 4
     # FDE candidates re-ranked by MaxSim find most of exact MaxSim's top 10

@@ -203,13 +203,20 @@ def test_reranking_by_a_bi_encoder_orders_the_candidates_by_its_cosine(
         assert np.allclose([s for _, s in got], sorted(expected.values(), reverse=True), atol=1e-5)
 
 
-def test_leaderboard_and_compare_take_pipelines(fusion_run: tuple[Path, pd.DataFrame]) -> None:
+def test_leaderboard_compare_and_report_take_pipelines(
+    fusion_run: tuple[Path, pd.DataFrame],
+) -> None:
     results, _ = fusion_run
     board = (results / "leaderboard.md").read_text()
     assert "rrf" in board and "convex" in board and "weights=[0.3, 0.7]" in board
     result = runner.invoke(app, ["compare", str(results), "--baseline", str(results)])
     assert result.exit_code == 0, result.output
     assert "rrf" in result.output
+    site = results.parent / "site"
+    result = runner.invoke(app, ["report", str(results), "--out", str(site)])
+    assert result.exit_code == 0, result.output
+    pages = "".join(p.read_text() for p in site.rglob("*.html"))
+    assert "bm25+" not in pages and "rrf-weighted" in pages and "rerank" in pages
 
 
 def test_a_resumed_run_computes_only_new_pipelines_from_its_stages(tmp_path: Path) -> None:

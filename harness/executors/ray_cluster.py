@@ -70,7 +70,8 @@ def run_on_ray(
 ) -> list[CellRecord]:
     ray, started_here = _connect(settings)
     try:
-        driver = Session(suite, reporter, cache)
+        # what the driver computes itself (pipelines' second stages) names it as such
+        driver = Session(suite, reporter, cache, node=f"{platform.node()} (ray driver)")
         records = []
         for record in _records(ray, driver, skip, settings):
             reporter.cell_done(record)  # saved here, by the driver only

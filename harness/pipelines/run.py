@@ -24,7 +24,8 @@ from harness.errors import HarnessError
 from harness.figures import ENCODING_FIGURES
 from harness.machine import cpu_snapshot, load_average, others_cpu
 from harness.measure import thread_limit, time_stage
-from harness.pipelines.fusion import best, candidates, fuse
+from harness.pipelines.cross_encoder import by_cross_encoder
+from harness.pipelines.fusion import Hits, best, candidates, fuse
 from harness.pipelines.scorers import by_embedder
 from harness.pipelines.settings import PipelineSpec
 from harness.record import CellKey, CellRecord, EmbedderInfo, IndexInfo
@@ -54,7 +55,19 @@ def stage_ids(suite: Suite, dataset: str, fingerprint: str, skip: Collection[str
         cells = [Cell(dataset, pipeline.name, None, key) for key in pipeline.settings]
         if any(c in needed or suite.cell_id(c, fingerprint) not in skip for c in cells):
             needed.update(suite.stage_cell(s, dataset) for s in pipeline.stages)
+            needed.update(_scorer_cells(suite, pipeline, dataset))
     return {suite.cell_id(c, fingerprint) for c in needed}
+
+
+def _scorer_cells(suite: Suite, pipeline: PipelineSpec, dataset: str) -> list[Cell]:
+    """A re-ranking scorer's exhaustive cells, which its `ann_recall` is measured against."""
+    by = pipeline.rerank.by if pipeline.rerank is not None else None
+    return [
+        c
+        for c in suite.cells()
+        if (c.dataset, c.embedder) == (dataset, by)
+        and (c.index is None or suite.index(c.index).kind in EXHAUSTIVE)
+    ]
 
 
 def pipeline_records(
@@ -184,7 +197,7 @@ def _pipeline_cell(
 
 
 def _second_stage(
-    group: CellGroup, pipeline: PipelineSpec, cell: Cell, hits: list[list[list[tuple[str, float]]]]
+    group: CellGroup, pipeline: PipelineSpec, cell: Cell, hits: list[list[Hits]]
 ) -> tuple[Stage, dict[str, float], dict[str, Any]]:
     """The timed second stage, its costs outside the timing, and its settings as recorded."""
     depth = group.suite.k
@@ -206,8 +219,6 @@ def _second_stage(
     first = [h[0] for h in hits]
     if pipeline.rerank.by is not None:
         return by_embedder(group, pipeline.rerank.by, first, depth)
-    from harness.pipelines.cross_encoder import by_cross_encoder
-
     return by_cross_encoder(group, pipeline.rerank.cross_encoder, first, depth, no_encoding)
 
 

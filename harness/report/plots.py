@@ -203,18 +203,19 @@ def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list
         & runs[metric].notna()
         & runs.get("dim", pd.Series(dtype=float)).notna()
     ]
-    ok = ok[ok["embedder_kind"] != "quantize"]  # same dimensions as their base, fewer bits
+    # quantize: the base's dimensions, fewer bits; muvera: another encoding of the same model's
+    # tokens, not its vectors cut to fewer dimensions
+    ok = ok[~ok["embedder_kind"].isin(["quantize", "muvera"])]
     for dataset, rows in ok.groupby("dataset", sort=True):
-        if rows["dim"].nunique() < 2:
-            continue
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
         setting = rows["index"] + " " + rows["search_params"].map(search_label)
         several_models = rows["model"].nunique() > 1
         configs = rows.assign(config=(rows["model"] + " " + setting) if several_models else setting)
-        for config, points in configs.groupby("config", sort=True):
-            if points["dim"].nunique() < 2:
-                continue
+        lines = [(c, p) for c, p in configs.groupby("config", sort=True) if p["dim"].nunique() > 1]
+        if not lines:  # dimensions differ only between models: nothing to draw a line through
+            continue
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+        for config, points in lines:
             points = points.sort_values("dim")
             exact = (points["index_kind"] == "faiss-flat").all()
             ax.plot(
