@@ -156,7 +156,7 @@ class Session:
         return self._embedders[spec.name]
 
     def loaded(self, spec: EmbedderSpec) -> Any:
-        """The dense embedder with its model loaded (once per run, timed)."""
+        """The encoding embedder with its model loaded (once per run, timed)."""
         embedder = self.embedder(spec)
         if spec.name not in self._load_seconds:
             with timed() as load:
@@ -167,7 +167,7 @@ class Session:
     def load_seconds(self, spec: EmbedderSpec) -> float:
         return self._load_seconds.get(spec.name, math.nan)
 
-    def dense_query_side(
+    def encoding_query_side(
         self, dataset: Dataset, spec: EmbedderSpec, threads: int
     ) -> dict[str, Series]:
         """Batch-1 and batched encoding of the queries, timed once per thread count."""
@@ -393,7 +393,8 @@ def _encoded_index_cells(
     embedder: EncodedIndexModel = session.embedder(spec)
     documents = embedder.searchable(encoded["document"], "document")
     queries = embedder.searchable(encoded["query"], "query")
-    query_side = {n: session.dense_query_side(dataset, spec, n) for n in {c.threads for c in cells}}
+    threads = dict.fromkeys(c.threads for c in cells)
+    query_side = {n: session.encoding_query_side(dataset, spec, n) for n in threads}
     index, builds = group.build(functools.partial(embedder.index_for, documents), label)
     cost = (
         encoding
@@ -427,7 +428,7 @@ def _dense_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> Ite
     derived = EMBEDDERS.get(spec.kind)(spec.params) if spec.derived_from is not None else None
     encoder_spec = encoder(session.suite, spec)
     query_side = {
-        n: session.dense_query_side(dataset, encoder_spec, n)
+        n: session.encoding_query_side(dataset, encoder_spec, n)
         for n in dict.fromkeys(c.threads for c in cells)
     }
     dim = vectors["document"].shape[1]

@@ -164,10 +164,6 @@ class Catalogue:
     deepest_cutoff: int
     """The largest cutoff of the suite's metrics: no second stage may read fewer."""
 
-    @property
-    def indexless(self) -> list[str]:
-        return [n for n, f in self.families.items() if f != "dense"]
-
 
 SCORER_FAMILIES = ("dense", "sparse", "multivector")
 """Embedders that can re-score given candidates (a lexical retriever scores only its index)."""
