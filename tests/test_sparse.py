@@ -52,7 +52,9 @@ def sparse_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sparse")
     (folder / "suite.yaml").write_text(SUITE)
     out = folder / "results"
-    result = runner.invoke(app, ["run", str(folder / "suite.yaml"), "--out", str(out)])
+    with pytest.MonkeyPatch.context() as patch:  # its own cache: other tests encode SPLADE too
+        patch.setenv("HARNESS_CACHE_DIR", str(folder / "cache"))
+        result = runner.invoke(app, ["run", str(folder / "suite.yaml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out
 
