@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -199,6 +200,7 @@ def run(
         "executor": loaded.executor.model_dump(),
     }
     stamp = RunStamp(meta["run_id"], meta["created"], meta["harness_version"], meta["git_sha"])
+    began = time.monotonic()
     store = results.ResultsStore(folder, repair=True)
     cache = None if no_cache else EmbeddingCache()
     total = loaded.n_cells
@@ -217,6 +219,7 @@ def run(
             skip = set() if force else store.finished()
             with _ProgressReporter(console, total, on_cell, cell_ids.append) as reporter:
                 run_units(loaded, reporter, cache, skip, loaded.executor)
+            meta["wall_s"] = round(time.monotonic() - began, 3)  # this invocation's
             meta["threads"] = manifest.thread_counts()  # read now: the run imported the libraries
             meta["load_end"] = load_average()
             latest = store.latest(cell_ids)
@@ -1104,3 +1107,6 @@ class _ProgressReporter:
     def _advance_grid(self) -> None:
         if self._grid is not None:
             self._progress.advance(self._grid, 1)
+
+
+from harness import cli_data  # noqa: E402, F401  (registers the dataset commands on app)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from harness.datasets.base import Qrels
+from harness.record import ranked
 
 Run = dict[str, dict[str, float]]
 
@@ -55,17 +57,37 @@ def to_run(
 def evaluate(qrels: Qrels, run: Run, metrics: Sequence[str]) -> Evaluation:
     import ir_measures
 
-    by_name = {str(ir_measures.parse_measure(m)): m for m in metrics}
-    measures = [ir_measures.parse_measure(m) for m in metrics]
+    measures = {m: ir_measures.parse_measure(m) for m in metrics}
     per_query: dict[str, dict[str, float]] = {m: dict.fromkeys(qrels, 0.0) for m in metrics}
     non_empty = {q: docs for q, docs in run.items() if docs}
     if non_empty:
-        evaluator = ir_measures.evaluator(measures, qrels)
-        for value in evaluator.iter_calc(non_empty):
-            if value.query_id in qrels:
-                per_query[by_name[str(value.measure)]][value.query_id] = float(value.value)
+        plain = {m: measure for m, measure in measures.items() if measure.NAME != "RR"}
+        by_name = {str(measure): m for m, measure in plain.items()}
+        if plain:
+            evaluator = ir_measures.evaluator(list(plain.values()), qrels)
+            for value in evaluator.iter_calc(non_empty):
+                if value.query_id in qrels:
+                    per_query[by_name[str(value.measure)]][value.query_id] = float(value.value)
+        for m, measure in measures.items():
+            if measure.NAME == "RR":
+                per_query[m] |= _reciprocal_rank(qrels, non_empty, measure)
     means = {m: float(np.mean(list(values.values()))) for m, values in per_query.items()}
     return Evaluation(means, per_query)
+
+
+def _reciprocal_rank(qrels: Qrels, run: Run, measure: Any) -> dict[str, float]:
+    """RR (@cutoff) in trec_eval's order: ties broken by document id descending, as trec_eval,
+    pytrec_eval and MTEB's MRR do. ir-measures routes RR@k to its msmarco provider, which
+    breaks ties the other way, so a tie at the first relevant rank read higher than trec_eval
+    (measured: 0.5 against trec_eval's 0.333 on a three-document run with one tie)."""
+    import ir_measures
+
+    params = dict(measure.params)
+    cutoff = params.pop("cutoff", None)
+    top = {q: dict(ranked(docs)[:cutoff] if cutoff else ranked(docs)) for q, docs in run.items()}
+    provider = ir_measures.providers.registry["pytrec_eval"]
+    values = provider.evaluator([ir_measures.RR(**params)], qrels).iter_calc(top)
+    return {v.query_id: float(v.value) for v in values if v.query_id in qrels}
 
 
 TIE_TOLERANCE = 1e-5

@@ -70,6 +70,19 @@ class EmbedderInfo:
 
 
 @dataclass(frozen=True)
+class QueryFacts:
+    """What a slice of the per-query metrics is cut by, for each judged query (aligned lists)."""
+
+    query_ids: tuple[str, ...]
+    query_words: tuple[int, ...]
+    """Whitespace-separated words of the query text."""
+    judged_doc_words: tuple[float, ...]
+    """Mean words of the documents judged relevant to the query (NaN: none is)."""
+    groups: tuple[str, ...]
+    """The user's group of each query ('' where none is given)."""
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     fingerprint: str
     corpus_fingerprint: str
@@ -77,6 +90,10 @@ class DatasetInfo:
     n_docs: int
     n_queries: int
     ignore_identical_ids: bool
+    queries: QueryFacts | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
+    """Where the data came from, as its loader names it (MTEB task, dataset revision and mteb
+    version; ir_datasets id; ...); stored with each row as JSON."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@
     <folder>/rows/<run_id>/<cell_id>.timings.parquet    every timed call (harness.spread series)
     <folder>/trec/<run_id>/<cell_id>.trec               the ranking, as a standard TREC run file
     <folder>/manifests/<run_id>.json                    packages, machine, threads, fingerprints
+    <folder>/queries/<dataset_fingerprint>.parquet      each judged query's length, its judged
+                                                        documents' length and group (slices)
     <folder>/runs.parquet, per_query.parquet, timings.parquet, manifest.json
                                                         the last run's suite, as tables
     <folder>/.lock                                      held by the run writing here
@@ -37,7 +39,7 @@ from pyarrow.lib import ArrowException
 from harness import timing_table
 from harness.errors import HarnessError, HarnessWarning, StoreError, os_problem
 from harness.figures import FIGURES, spread_columns
-from harness.record import CellRecord, RunStamp, ranked
+from harness.record import CellRecord, QueryFacts, RunStamp, ranked
 
 SCHEMA_VERSION = 3
 """2: the store (cell ids, metric list). 3: timed calls kept; figures with intervals; end-to-end
@@ -53,6 +55,7 @@ DAMAGED_SUFFIX = ".damaged"
 ROW_COLUMNS = ("run_id", "cell_id", "status", "timestamp", "schema_version")
 """Columns every row file has (schema 1's runs.parquet, all but cell_id)."""
 PER_QUERY_COLUMNS = ["run_id", "cell_id", "cell", "query_id", "measure", "value"]
+QUERY_FACT_COLUMNS = ["dataset_fingerprint", "query_id", "query_words", "judged_doc_words", "group"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def cell_row(record: CellRecord, stamp: RunStamp) -> dict[str, Any]:
             "n_docs": dataset.n_docs,
             "n_queries": dataset.n_queries,
             "ignore_identical_ids": dataset.ignore_identical_ids,
+            "dataset_provenance": json.dumps(dataset.provenance, sort_keys=True),
         }
     if record.index is not None:
         index = record.index
@@ -124,6 +128,19 @@ def per_query_frame(record: CellRecord, run_id: str) -> pd.DataFrame:
         for query_id, value in values.items()
     ]
     return pd.DataFrame(rows, columns=PER_QUERY_COLUMNS)
+
+
+def query_fact_frame(fingerprint: str, facts: QueryFacts) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "dataset_fingerprint": fingerprint,
+            "query_id": list(facts.query_ids),
+            "query_words": list(facts.query_words),
+            "judged_doc_words": list(facts.judged_doc_words),
+            "group": list(facts.groups),
+        },
+        columns=QUERY_FACT_COLUMNS,
+    )
 
 
 def trec_lines(record: CellRecord) -> Iterator[str]:
@@ -294,6 +311,12 @@ class ResultsStore:
             for suffix, table in tables.items():
                 path = self.folder / "rows" / f"{stem}.{suffix}.parquet"
                 files[path] = functools.partial(_write_parquet, table)
+            dataset = record.dataset
+            if dataset is not None and dataset.queries is not None:
+                path = self.folder / "queries" / f"{dataset.fingerprint}.parquet"
+                if not path.is_file():  # one per dataset: the cells of a dataset share it
+                    facts = query_fact_frame(dataset.fingerprint, dataset.queries)
+                    files[path] = functools.partial(_write_parquet, facts)
         row = pd.DataFrame([cell_row(record, stamp)])
         row_file = self.folder / "rows" / f"{stem}.parquet"
         files[row_file] = functools.partial(_write_parquet, row)
@@ -362,6 +385,21 @@ class ResultsStore:
                 except StoreError as err:
                     self._damaged(path, err.__cause__ or err)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    def query_facts(self, fingerprints: Iterable[str]) -> pd.DataFrame:
+        """The query facts of these datasets (QUERY_FACT_COLUMNS); a dataset whose facts were
+        never stored (results written before harness kept them) is left out."""
+        frames = []
+        for fingerprint in dict.fromkeys(fingerprints):
+            path = self.folder / "queries" / f"{fingerprint}.parquet"
+            if path.is_file():
+                try:
+                    frames.append(read_table(path, QUERY_FACT_COLUMNS))
+                except StoreError as err:
+                    warn(f"{err}; delete the file and rerun the suite with --force to rewrite it")
+        if not frames:
+            return pd.DataFrame(columns=QUERY_FACT_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
 
     def latest(self, cell_ids: Iterable[str]) -> pd.DataFrame:
         """The newest row of each of `cell_ids`, in that order."""

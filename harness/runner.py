@@ -27,6 +27,7 @@ import numpy as np
 
 from harness.cache import VectorStore
 from harness.datasets import LOADERS, Dataset
+from harness.datasets.base import query_facts
 from harness.embedders import EMBEDDERS
 from harness.embedders.base import EncodedIndexModel, Side
 from harness.errors import HarnessError
@@ -249,6 +250,8 @@ class CellGroup:
             n_docs=len(dataset.doc_ids),
             n_queries=len(dataset.query_ids),
             ignore_identical_ids=spec.ignore_identical_ids,
+            queries=query_facts(dataset),
+            provenance=dataset.provenance,
         )
 
     def build(self, make: Callable[[], Any], label: str) -> tuple[Any, Series]:

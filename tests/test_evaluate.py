@@ -33,6 +33,18 @@ def test_rr_cutoff_is_honoured() -> None:
     assert ev.per_query["RR"]["q1"] == pytest.approx(1 / 13)
 
 
+def test_rr_breaks_ties_as_trec_eval_does() -> None:
+    """Tied scores rank by document id descending (trec_eval, pytrec_eval, MTEB's MRR): the
+    relevant d1 tied with d2 ranks after it. ir-measures' default provider for RR@10 read 0.5."""
+    run = {"q1": {"d1": 0.5, "d2": 0.5, "d5": 0.9}, "q2": {"d3": 1.0}}
+    ev = evaluate({"q1": {"d1": 1}, "q2": {"d3": 1}}, run, ["RR@10", "RR", "RR@2"])
+    reference = pytrec_eval.RelevanceEvaluator({"q1": {"d1": 1}}, {"recip_rank"})
+    assert ev.per_query["RR@10"]["q1"] == reference.evaluate(run)["q1"]["recip_rank"] == 1 / 3
+    assert ev.per_query["RR"]["q1"] == 1 / 3
+    assert ev.per_query["RR@2"]["q1"] == 0.0  # d1 is third: cut off
+    assert ev.per_query["RR@10"]["q2"] == 1.0
+
+
 def test_a_query_without_results_counts_as_zero() -> None:
     ev = evaluate(QRELS, {"q1": {"d1": 1.0}, "q2": {}}, ["R@10"])
     assert ev.per_query["R@10"] == {"q1": 0.5, "q2": 0.0}

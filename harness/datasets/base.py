@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from harness.record import QueryFacts
 from harness.registry import Registry
 
 LOADERS: Registry[type] = Registry("dataset loader", "harness.datasets")
@@ -37,6 +39,10 @@ class Dataset:
     source: str
     has_texts: bool = True
     """False for a collection of vectors alone (ann-benchmarks): only given vectors run on it."""
+    query_groups: dict[str, str] = field(default_factory=dict)
+    """Query id -> the user's group for it, for slices; not part of the fingerprint."""
+    provenance: dict[str, str] = field(default_factory=dict)
+    """Where the data came from beyond `source` (MTEB task and revision, ir_datasets id)."""
     corpus_fingerprint: str = field(init=False)
     queries_fingerprint: str = field(init=False)
     fingerprint: str = field(init=False)
@@ -50,6 +56,22 @@ class Dataset:
         object.__setattr__(self, "corpus_fingerprint", corpus)
         object.__setattr__(self, "queries_fingerprint", queries)
         object.__setattr__(self, "fingerprint", _digest([(corpus, queries, qrels)]))
+
+
+def query_facts(dataset: Dataset) -> QueryFacts:
+    """Each judged query's length, its relevant documents' mean length (in whitespace words)
+    and its group: what `harness slices` cuts the per-query metrics by."""
+    words = {d: len(t.split()) for d, t in zip(dataset.doc_ids, dataset.doc_texts, strict=True)}
+    judged = []
+    for query_id in dataset.query_ids:
+        relevant = [words[d] for d, grade in dataset.qrels[query_id].items() if grade > 0]
+        judged.append(sum(relevant) / len(relevant) if relevant else math.nan)
+    return QueryFacts(
+        query_ids=tuple(dataset.query_ids),
+        query_words=tuple(len(t.split()) for t in dataset.query_texts),
+        judged_doc_words=tuple(judged),
+        groups=tuple(dataset.query_groups.get(q, "") for q in dataset.query_ids),
+    )
 
 
 def _digest(rows: Iterable[tuple[object, ...]]) -> str:

@@ -6,6 +6,7 @@ Every malformed input is reported as `file:line: what is wrong; how to fix it`.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import gzip
 import json
 import zipfile
@@ -30,6 +31,12 @@ class BeirParams(BaseModel):
     url: str | None = None
     """A BEIR zip to download when `path` is not given (e.g. the public BEIR mirror)."""
     split: str = "test"
+    group_field: str | None = None
+    """A key of each line of queries.jsonl (or of its "metadata" object) naming the query's
+    group, for `harness slices --by group`."""
+    groups: Path | None = None
+    """A tab-separated file of query-id and group, one query a line (an alternative to
+    `group_field`)."""
 
 
 @LOADERS.register("beir")
@@ -48,11 +55,22 @@ class BeirLoader:
             raise DatasetError(f"{path}: not a valid zip file; re-download it")
         if path is not None and not path.is_dir() and path.suffix != ".zip":
             raise DatasetError(f"{path}: not a folder or a .zip; point 'path' at a BEIR folder")
+        if params.groups is not None and params.group_field is not None:
+            raise DatasetError("give one of 'groups' (a file) or 'group_field', not both")
+        if params.groups is not None and not params.groups.is_file():
+            raise DatasetError(f"{params.groups}: groups file not found; check 'groups'")
         self.params = params
 
     def load(self, name: str) -> Dataset:
         folder = self._folder()
-        return load_beir_folder(folder, name=name, split=self.params.split)
+        dataset = load_beir_folder(folder, name=name, split=self.params.split)
+        groups: dict[str, str] = {}
+        if self.params.groups is not None:
+            groups = read_groups_file(self.params.groups, set(dataset.query_ids))
+        elif self.params.group_field is not None:
+            queries_file = first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
+            groups = read_group_field(queries_file, self.params.group_field)
+        return dataclasses.replace(dataset, query_groups=groups) if groups else dataset
 
     def _folder(self) -> Path:
         if self.params.url is not None:
@@ -67,9 +85,9 @@ class BeirLoader:
 
 
 def load_beir_folder(folder: Path, *, name: str, split: str) -> Dataset:
-    corpus_file = _first_existing(folder, ["corpus.jsonl", "corpus.jsonl.gz"])
-    queries_file = _first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
-    qrels_file = _qrels_file(folder, split)
+    corpus_file = first_existing(folder, ["corpus.jsonl", "corpus.jsonl.gz"])
+    queries_file = first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
+    qrels_file = split_qrels(folder, split)
     documents = _read_documents(corpus_file)
     if not documents:
         raise DatasetError(f"{corpus_file}: the corpus is empty; it needs one JSON document a line")
@@ -95,14 +113,14 @@ def check_beir_folder(folder: Path, split: str) -> None:
     """What can be checked without reading a whole collection (as `harness validate` does):
     the files are there, the split exists and judges something, and the first lines of
     corpus and queries parse."""
-    qrels = _qrels_file(folder, split)
-    for lineno, line in _text_lines(qrels):
+    qrels = split_qrels(folder, split)
+    for lineno, line in text_lines(qrels):
         if line.strip() and not _header(lineno, line):
             break
     else:
         raise DatasetError(f"{qrels}: split '{split}' has no judgments")
     for names in (["corpus.jsonl", "corpus.jsonl.gz"], ["queries.jsonl", "queries.jsonl.gz"]):
-        path = _first_existing(folder, names)
+        path = first_existing(folder, names)
         for lineno, obj in _json_lines(path):
             _field(path, lineno, obj, "_id", None)
             break
@@ -116,25 +134,24 @@ def _header(lineno: int, line: str) -> bool:
     return lineno == 1 and first.strip().lower() in {"query-id", "query_id", "qid"}
 
 
-def _qrels_file(folder: Path, split: str) -> Path:
-    qrels_file = folder / "qrels" / f"{split}.tsv"
-    if not qrels_file.is_file():
+def split_qrels(folder: Path, split: str) -> Path:
+    path = folder / "qrels" / f"{split}.tsv"
+    if not path.is_file():
         splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise DatasetError(
-            f"{qrels_file}: split '{split}' not found; "
-            f"available splits: {', '.join(splits) or 'none'}"
+            f"{path}: split '{split}' not found; available splits: {', '.join(splits) or 'none'}"
         )
-    return qrels_file
+    return path
 
 
-def _first_existing(folder: Path, names: list[str]) -> Path:
+def first_existing(folder: Path, names: list[str]) -> Path:
     for candidate in names:
         if (folder / candidate).is_file():
             return folder / candidate
     raise DatasetError(f"{folder}: no {' or '.join(names)} found; is this a BEIR-layout folder?")
 
 
-def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Numbered lines of a UTF-8 (optionally gzipped) file, without line endings. A leading
     byte-order mark is dropped, as editors on Windows write one; a line that is not UTF-8 is
     reported at its own line number."""
@@ -159,7 +176,7 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    for lineno, line in _text_lines(path):
+    for lineno, line in text_lines(path):
         if not line.strip():
             continue
         try:
@@ -230,7 +247,7 @@ def _read_texts(path: Path, what: str, text_of: Callable[[Field], str]) -> dict[
 def _read_qrels(path: Path, documents: dict[str, str], queries: dict[str, str]) -> Qrels:
     """BEIR qrels (query-id, corpus-id, score, with a header) or TREC qrels (qid, 0, docid, rel)."""
     qrels: Qrels = {}
-    for lineno, line in _text_lines(path):
+    for lineno, line in text_lines(path):
         if not line.strip():
             continue
         if _header(lineno, line):
@@ -268,6 +285,45 @@ def _read_qrels(path: Path, documents: dict[str, str], queries: dict[str, str]) 
             )
         judged[doc_id] = score
     return qrels
+
+
+def read_group_field(path: Path, key: str) -> dict[str, str]:
+    """Query id -> the value of `key` on its line of queries.jsonl (or in its "metadata")."""
+    groups: dict[str, str] = {}
+    for lineno, obj in _json_lines(path):
+        metadata = obj.get("metadata")
+        value = obj.get(key, metadata.get(key) if isinstance(metadata, dict) else None)
+        if value is None:
+            raise DatasetError(
+                f'{path}:{lineno}: no "{key}" (group_field) on this query; give every query '
+                "a group, or use a groups file"
+            )
+        groups[_field(path, lineno, obj, "_id", None)] = str(value)
+    return groups
+
+
+def read_groups_file(path: Path, query_ids: set[str]) -> dict[str, str]:
+    """Query id -> group from a file of `query-id<TAB>group` lines (a header line is allowed);
+    lines of queries outside the split are skipped, judged queries left out get no group."""
+    groups: dict[str, str] = {}
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2 or not cols[0].strip() or not cols[1].strip():
+            raise DatasetError(
+                f"{path}:{lineno}: expected 2 tab-separated columns (query-id, group), "
+                f"got {line!r:.60}"
+            )
+        query_id, group = cols[0].strip(), cols[1].strip()
+        if query_id in query_ids:
+            groups[query_id] = group
+    if not groups:
+        raise DatasetError(
+            f"{path}: names none of the split's {len(query_ids)} judged queries; its first "
+            "column must hold query ids"
+        )
+    return groups
 
 
 def _unzip(archive: Path) -> Path:

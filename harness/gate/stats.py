@@ -7,6 +7,7 @@ reference in the tests, never at run time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -62,6 +63,11 @@ def paired_differences(current: npt.ArrayLike, baseline: npt.ArrayLike) -> Float
             )
     diff: FloatArray = cur - base
     return diff
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
 
 
 def _check_resamples(resamples: int) -> None:
@@ -125,24 +131,39 @@ def bootstrap_ci(
     resamples: int = 10_000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean paired difference, resampling queries with `seed`.
-
-    The quantiles interpolate linearly, as `np.quantile` and `scipy.stats.bootstrap` do.
-    """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
+    """Percentile bootstrap CI of the mean paired difference, resampling queries with `seed`."""
+    _check_confidence(confidence)
     _check_resamples(resamples)
     diff = paired_differences(current, baseline)
     if not np.any(diff):
         return 0.0, 0.0
-    n = diff.size
+    return bootstrap_mean_ci(diff, confidence=confidence, resamples=resamples, seed=seed)
+
+
+def bootstrap_mean_ci(
+    values: npt.ArrayLike,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of per-query `values`, resampling with `seed`.
+
+    The quantiles interpolate linearly, as `np.quantile` and `scipy.stats.bootstrap` do.
+    """
+    _check_confidence(confidence)
+    _check_resamples(resamples)
+    sample = np.asarray(values, dtype=np.float64)
+    if sample.size == 0:
+        return math.nan, math.nan
+    n = sample.size
     rng = np.random.default_rng(seed)
     rows = max(1, _BLOCK_ENTRIES // n)
     means = np.empty(resamples, dtype=np.float64)
     for start in range(0, resamples, rows):
         size = min(rows, resamples - start)
         picks = rng.integers(0, n, size=(size, n))
-        means[start : start + size] = diff[picks].mean(axis=1)
+        means[start : start + size] = sample[picks].mean(axis=1)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return float(low), float(high)

@@ -126,7 +126,7 @@ def quality_vs_cost(runs: pd.DataFrame, metric: str, axis: str, out_dir: Path) -
         if (points["x"] > 0).all() and all(math.isfinite(v) for v in points["x"]):
             ax.set_xscale("log")
         _annotate_apart(fig, ax, notes)
-        path = out_dir / f"{dataset}-{_slug(metric)}-vs-{spec.slug}.png"
+        path = out_dir / f"{dataset}-{slug(metric)}-vs-{spec.slug}.png"
         written.append(_save(fig, ax, label, metric, f"{dataset}: {metric} against {label}", path))
     return written
 
@@ -229,7 +229,7 @@ def quality_vs_dimension(runs: pd.DataFrame, metric: str, out_dir: Path) -> list
         dims = sorted(int(d) for d in rows["dim"].unique())
         ax.set_xticks(dims, [str(d) for d in dims])  # ticks at the dimensions run, 384 too
         ax.minorticks_off()
-        path = out_dir / f"{dataset}-{_slug(metric)}-vs-dim.png"
+        path = out_dir / f"{dataset}-{slug(metric)}-vs-dim.png"
         title = f"{dataset}: {metric} against dimension"
         written.append(_save(fig, ax, "dimensions kept", metric, title, path))
     return written
@@ -252,5 +252,5 @@ def _save(fig: Any, ax: Any, xlabel: str, metric: str, title: str, path: Path) -
     return path
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_").lower()
