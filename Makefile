@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 # Models load offline (packaged weights or the local Hugging Face cache); without this, a hub
 # id that is not cached retries the network for about 70 s before failing.
 export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
 # The real test collections (BEIR layout) used by tests, benchmarks and suites/beir-small.yaml.
 export HARNESS_DATA_DIR ?= $(abspath ../shared/datasets)
 
@@ -18,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; left to a dependency, pip pulls GBs of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,splade,muvera,onnx,onnx-models,openvino,report,hdf5,ray]'
+	$(BIN)/pip install --quiet -e '.[dev,hnswlib,usearch,lancedb,minilm,splade,muvera,onnx,onnx-models,openvino,report,hdf5,ray,ir-datasets,mteb]'
 	# the site's browser test: Debian's chromium, driven by Playwright (no browser download)
 	command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \

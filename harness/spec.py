@@ -70,8 +70,9 @@ class _DatasetHead(BaseModel):
 
     name: str = Field(pattern=_NAME)
     loader: str = "beir"
-    ignore_identical_ids: bool = False
-    """Drop a retrieved document whose id equals the query id (BEIR does for ArguAna, Quora)."""
+    ignore_identical_ids: bool | None = None
+    """Drop a retrieved document whose id equals the query id (BEIR does for ArguAna, Quora);
+    default: as the loader says (an MTEB task's own setting), else no."""
 
 
 class _EmbedderHead(BaseModel):
@@ -448,8 +449,11 @@ def _dataset(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> Dat
     if isinstance(rest.get("path"), str) and not Path(rest["path"]).is_absolute():
         rest["path"] = str(base / rest["path"])
     params = validate(loader.Params, rest, loc, doc, also=list(_DatasetHead.model_fields))
-    _construct(loader, params, loc, doc)
-    return DatasetSpec(head.name, head.loader, params, head.ignore_identical_ids)
+    constructed = _construct(loader, params, loc, doc)
+    ignore = head.ignore_identical_ids
+    if ignore is None:
+        ignore = bool(getattr(constructed, "ignore_identical_ids", False))
+    return DatasetSpec(head.name, head.loader, params, ignore)
 
 
 def _embedder(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> EmbedderSpec:
@@ -556,10 +560,10 @@ def _lookup(registry: Registry[type], name: str, loc: Loc, doc: LocatedYaml) -> 
         raise doc.error(loc, str(err.args[0])) from None
 
 
-def _construct(cls: Any, params: BaseModel, loc: Loc, doc: LocatedYaml) -> None:
+def _construct(cls: Any, params: BaseModel, loc: Loc, doc: LocatedYaml) -> Any:
     """Components check their configuration (paths, packages, models) when constructed."""
     try:
-        cls(params)
+        return cls(params)
     except (HarnessError, ValueError) as err:
         raise doc.error(loc, str(err)) from None
 

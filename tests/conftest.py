@@ -17,6 +17,12 @@ from harness.embedders.bm25 import BM25Retriever
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Hugging Face datasets (the mteb loader) cache what they read: here, not in the user's cache.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="harness-test-hf-datasets-")
+# ir_datasets reads its home once, at import: one per test session.
+os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="harness-test-ir-datasets-")
+os.environ.setdefault("IR_DATASETS_DL_TRIES", "1")
 # A fresh embedding cache per test session: a developer's cache must not turn encodes into hits.
 os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-test-cache-")
 

@@ -43,6 +43,9 @@ class Dataset:
     """Query id -> the user's group for it, for slices; not part of the fingerprint."""
     provenance: dict[str, str] = field(default_factory=dict)
     """Where the data came from beyond `source` (MTEB task and revision, ir_datasets id)."""
+    candidates: dict[str, list[str]] = field(default_factory=dict)
+    """A re-ranking collection's candidate documents per query (MTEB's `top_ranked`): a cell
+    then ranks only these. Empty: the whole corpus is searched."""
     corpus_fingerprint: str = field(init=False)
     queries_fingerprint: str = field(init=False)
     fingerprint: str = field(init=False)

@@ -1,0 +1,218 @@
+"""MTEB tasks by name and ir_datasets ids: the same data as the BEIR folder (same fingerprint),
+what MTEB itself computes, provenance recorded, and one-line errors for what is missing or
+malformed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.datasets.beir import load_beir_folder
+from harness.datasets.irds import IrDatasetsLoader, IrDatasetsParams
+from harness.datasets.mteb_task import MtebLoader, MtebParams, write_hub_copy
+from harness.errors import DatasetError
+from harness.spec import load_suite
+from tests.conftest import QUICK_TIMING
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "suites" / "data" / "quickstart"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _suite(tmp_path: Path, dataset: str, embedder: str = "{name: bm25, kind: bm25}") -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        f"name: sources\ndatasets:\n  - {dataset}\nembedders:\n  - {embedder}\n"
+        f"indexes:\n  - {{name: exact, kind: faiss-flat}}\nmetrics: [nDCG@10, R@100, RR@10]\n"
+        f"{QUICK_TIMING}"
+    )
+    return path
+
+
+def _error_line(output: str, *needles: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in output, output
+    assert all(needle in lines[0] for needle in needles), output
+    return lines[0]
+
+
+# --- MTEB ---
+
+
+@pytest.fixture(scope="module")
+def hub_scifact(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    return write_hub_copy(data_dir / "scifact", tmp_path_factory.mktemp("hub") / "scifact")
+
+
+def test_an_mteb_task_reads_the_same_data_as_the_beir_folder(
+    hub_scifact: Path, data_dir: Path
+) -> None:
+    loader = MtebLoader(MtebParams(task="SciFact", path=hub_scifact))
+    dataset = loader.load("scifact")
+    beir = load_beir_folder(data_dir / "scifact", name="scifact", split="test")
+    assert dataset.fingerprint == beir.fingerprint
+    assert (len(dataset.doc_ids), len(dataset.query_ids)) == (5183, 300)
+    recorded = dataset.provenance
+    assert recorded["mteb_task"] == "SciFact" and recorded["eval_split"] == "test"
+    assert recorded["dataset_revision"] == "d56462d0e63a25450459c4f213e49ffdb866f7f9"
+    assert recorded["main_metric"] == "nDCG@10" and recorded["mteb_version"]
+    assert "scientific claim" in json.loads(recorded["prompts"])["query"]
+
+
+def test_the_task_s_identical_id_rule_and_main_score_come_from_mteb(tmp_path: Path) -> None:
+    suite = load_suite(_suite(tmp_path, "{name: arguana, loader: mteb, task: ArguAna}"))
+    assert suite.datasets[0].ignore_identical_ids  # ArguAna drops the query's own document
+    suite = load_suite(
+        _suite(tmp_path, "{name: a, loader: mteb, task: ArguAna, ignore_identical_ids: false}")
+    )
+    assert not suite.datasets[0].ignore_identical_ids  # the suite's word wins
+
+
+def test_harness_equals_mteb_evaluate_on_the_same_local_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MiniLM, exact search: harness's nDCG@10, R@100 and MRR@10 equal mteb.evaluate's (a
+    custom task on the same files) to 5 decimals."""
+    from harness.crosscheck import mteb_scores
+
+    reference = mteb_scores(QUICKSTART, "test", MINILM)
+    embedder = f"{{name: minilm, kind: sentence-transformers, model: {MINILM}}}"
+    suite = _suite(tmp_path, f"{{name: q, path: {QUICKSTART}}}", embedder)
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
+    for ours, theirs in (
+        ("nDCG@10", "ndcg_at_10"),
+        ("R@100", "recall_at_100"),
+        ("RR@10", "mrr_at_10"),
+    ):
+        assert round(row[ours], 5) == round(reference[theirs], 5), ours
+
+
+def test_results_record_the_task_revision_and_mteb_version(
+    hub_scifact: Path, tmp_path: Path
+) -> None:
+    suite = _suite(tmp_path, f"{{name: scifact, loader: mteb, task: SciFact, path: {hub_scifact}}}")
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
+    recorded = json.loads(row["dataset_provenance"])
+    assert recorded["mteb_task"] == "SciFact" and recorded["dataset_path"] == "mteb/scifact"
+    assert recorded["dataset_revision"].startswith("d56462d0") and recorded["mteb_version"]
+
+
+def test_an_mteb_task_missing_offline_is_one_line_naming_it_and_the_fix(tmp_path: Path) -> None:
+    suite = _suite(tmp_path, "{name: nfcorpus, loader: mteb, task: NFCorpus}")
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    error = pd.read_parquet(tmp_path / "out" / "runs.parquet")["error"].item()
+    assert "MTEB task 'NFCorpus': mteb/nfcorpus at revision" in error and "\n" not in error
+    assert "not in the Hugging Face datasets cache" in error
+    assert "give path: a local copy of the hub repository" in error
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle"),
+    [
+        ("{name: s, loader: mteb, task: SciFactt}", "Did you mean 'SciFact'?"),
+        ("{name: s, loader: mteb, task: STS12}", "is a STS task"),
+        ("{name: s, loader: mteb, task: SciFact, split: dev}", "no eval split 'dev'"),
+        ("{name: s, loader: mteb, task: SciFact, path: /no/such}", "not a folder"),
+    ],
+)
+def test_a_malformed_mteb_entry_is_a_suite_error_on_its_line(
+    tmp_path: Path, entry: str, needle: str
+) -> None:
+    result = CliRunner().invoke(app, ["validate", str(_suite(tmp_path, entry))])
+    assert result.exit_code == 2
+    assert "suite.yaml:3" in _error_line(result.output, needle)
+
+
+def test_a_local_copy_not_in_the_hub_layout_names_the_folder_and_what_it_needs(
+    hub_scifact: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "corpus.jsonl").write_text((hub_scifact / "corpus.jsonl").read_text()[:2000])
+    with pytest.raises(DatasetError, match=r"broken: not readable as the hub repository.*README"):
+        MtebLoader(MtebParams(task="SciFact", path=broken)).load("s")
+
+
+# --- ir_datasets ---
+
+
+def _beir_zip(data_dir: Path, home: Path) -> str:
+    """SciFact's release files zipped as BEIR ships them, where ir_datasets keeps the archive;
+    returns its md5 (not the official zip's: the bytes of a zip depend on its writer)."""
+    archive = home / "beir" / "scifact" / "source.zip"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv", "qrels/train.tsv"):
+            zf.write(data_dir / "scifact" / name, f"scifact/{name}")
+    return hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def irds_home(data_dir: Path) -> tuple[Path, str]:
+    home = Path(os.environ["IR_DATASETS_HOME"])
+    return home, _beir_zip(data_dir, home)
+
+
+def test_an_ir_datasets_id_reads_the_same_data_as_the_beir_folder(
+    irds_home: tuple[Path, str], data_dir: Path, tmp_path: Path
+) -> None:
+    home, md5 = irds_home
+    entry = f"{{name: scifact, loader: ir_datasets, id: beir/scifact/test, md5: {md5}}}"
+    result = CliRunner().invoke(
+        app, ["run", str(_suite(tmp_path, entry)), "--out", str(tmp_path / "a")]
+    )
+    assert result.exit_code == 0, result.output
+    (tmp_path / "b").mkdir()
+    folder = _suite(tmp_path / "b", f"{{name: scifact, path: {data_dir / 'scifact'}}}")
+    result = CliRunner().invoke(app, ["run", str(folder), "--out", str(tmp_path / "b" / "out")])
+    assert result.exit_code == 0, result.output
+    irds = pd.read_parquet(tmp_path / "a" / "runs.parquet").iloc[0]
+    beir = pd.read_parquet(tmp_path / "b" / "out" / "runs.parquet").iloc[0]
+    assert irds["dataset_fingerprint"] == beir["dataset_fingerprint"]
+    for metric in ("nDCG@10", "R@100", "RR@10"):
+        assert irds[metric] == beir[metric]
+    recorded = json.loads(irds["dataset_provenance"])
+    assert recorded["ir_datasets_id"] == "beir/scifact/test"
+    assert recorded["md5:source.zip"] == md5 and recorded["md5_checked_against"] == "suite"
+
+
+def test_an_archive_that_is_not_the_one_ir_datasets_names_is_refused(
+    irds_home: tuple[Path, str],
+) -> None:
+    home, md5 = irds_home
+    loader = IrDatasetsLoader(IrDatasetsParams(id="beir/scifact/test", home=home))
+    with pytest.raises(DatasetError) as caught:
+        loader.load("s")
+    message = str(caught.value)
+    assert "source.zip: md5 " + md5 in message
+    assert "ir_datasets expects 5f7d1de60b170fc8027bb7898e2efca1" in message
+    assert "harness fetch beir/scifact/test" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("dataset_id", "needle"),
+    [
+        ("beir/no-such/test", "unknown to ir_datasets"),
+        ("beir/scifact", "has no qrels"),
+        ("beir/nfcorpus/test", "source files missing"),
+    ],
+)
+def test_ir_datasets_ids_that_cannot_load_are_one_line(
+    irds_home: tuple[Path, str], dataset_id: str, needle: str
+) -> None:
+    home, _ = irds_home
+    with pytest.raises(DatasetError, match=needle) as caught:
+        IrDatasetsLoader(IrDatasetsParams(id=dataset_id, home=home)).load("s")
+    assert "\n" not in str(caught.value)
