@@ -38,7 +38,7 @@ def mteb_scores(folder: Path, split: str, model: str, batch_size: int = 32) -> d
         if cols[0].strip().lower() in {"query-id", "query_id", "qid"}:
             continue
         qrels.setdefault(cols[0].strip(), {})[cols[1].strip()] = int(cols[2])
-    data = {
+    data: Any = {
         "corpus": HfDataset.from_list(
             [{"id": str(d["_id"]), "title": d.get("title", ""), "text": d["text"]} for d in corpus]
         ),
@@ -47,7 +47,7 @@ def mteb_scores(folder: Path, split: str, model: str, batch_size: int = 32) -> d
         "top_ranked": None,
     }
 
-    class LocalFolder(AbsTaskRetrieval):  # type: ignore[misc]
+    class LocalFolder(AbsTaskRetrieval):
         metadata = TaskMetadata(
             name=f"harness-crosscheck-{folder.name}",
             description=f"The BEIR folder {folder}",
@@ -73,8 +73,7 @@ def mteb_scores(folder: Path, split: str, model: str, batch_size: int = 32) -> d
             prediction_folder=predictions,
             show_progress_bar=False,
         )
-    scores: dict[str, Any] = result.task_results[0].scores[split][0]
-    return scores
+    return dict(result.task_results[0].scores[split][0])
 
 
 def _lines(path: Path) -> list[str]:

@@ -168,7 +168,7 @@ def irds_home(data_dir: Path) -> tuple[Path, str]:
 def test_an_ir_datasets_id_reads_the_same_data_as_the_beir_folder(
     irds_home: tuple[Path, str], data_dir: Path, tmp_path: Path
 ) -> None:
-    home, md5 = irds_home
+    _, md5 = irds_home
     entry = f"{{name: scifact, loader: ir_datasets, id: beir/scifact/test, md5: {md5}}}"
     result = CliRunner().invoke(
         app, ["run", str(_suite(tmp_path, entry)), "--out", str(tmp_path / "a")]
