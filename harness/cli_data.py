@@ -141,3 +141,70 @@ def validate_tier_command(
     if markdown is not None:
         with markdown.open("a") as handle:
             handle.write(text + "\n" + to_markdown(check.systems) + "\n")
+
+
+@app.command()
+def datasets(
+    source: Annotated[
+        str | None, typer.Option(help="beir, mteb or ir_datasets (default: beir, and counts)")
+    ] = None,
+    local: Annotated[bool, typer.Option("--local", help="Only those on this machine.")] = False,
+) -> None:
+    """The collections harness knows by name (BEIR's public sets, MTEB retrieval tasks,
+    ir_datasets ids) and which are on this machine."""
+    from harness.datasets import catalogue
+    from harness.errors import HarnessError
+    from harness.registry import require
+
+    if source is not None and source not in catalogue.SOURCES:
+        typer.echo(
+            f"error: --source {source}: unknown; use {', '.join(catalogue.SOURCES)}", err=True
+        )
+        raise typer.Exit(2)
+    shown = source or "beir"
+    try:
+        if shown != "beir":
+            require(shown, f"'harness[{shown.replace('_', '-')}]'", needed_by=f"--source {shown}")
+        found = [e for e in catalogue.entries(shown) if e.local or not local]
+    except HarnessError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "name": [e.name for e in found],
+            "local": [e.local or "—" for e in found],
+            "url": [e.url for e in found],
+            "md5": [e.md5 for e in found],
+            "size": [f"{e.bytes / 1e6:,.1f} MB" if e.bytes else "" for e in found],
+            "licence": [e.licence for e in found],
+        }
+    )
+    if shown != "beir":
+        table = table.drop(columns=["size"] + (["md5"] if shown == "mteb" else []))
+    present = sum(1 for e in found if e.local)
+    _console().print(_table(table, f"{shown}: {len(found)} collections, {present} on this machine"))
+    if source is None:
+        typer.echo("MTEB tasks: --source mteb; ir_datasets ids: --source ir_datasets")
+
+
+@app.command()
+def fetch(
+    name: Annotated[
+        str, typer.Argument(help="A BEIR name (scifact), ir_datasets id or MTEB task.")
+    ],
+) -> None:
+    """Download and verify a collection where the network allows; say so where it does not."""
+    from harness.datasets import catalogue
+    from harness.errors import HarnessError
+
+    try:
+        where = catalogue.fetch(name)
+    except catalogue.FetchError as err:  # known, but not downloadable now
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except HarnessError as err:  # not a name harness knows
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"fetched {name}: {where}")

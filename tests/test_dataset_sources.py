@@ -216,3 +216,43 @@ def test_ir_datasets_ids_that_cannot_load_are_one_line(
     with pytest.raises(DatasetError, match=needle) as caught:
         IrDatasetsLoader(IrDatasetsParams(id=dataset_id, home=home)).load("s")
     assert "\n" not in str(caught.value)
+
+
+# --- the catalogue ---
+
+
+def test_the_catalogue_lists_beir_with_urls_md5s_and_what_is_here(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.datasets.catalogue import entries
+
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(data_dir))
+    beir = {e.name: e for e in entries("beir")}
+    assert len(beir) == 15 and beir["scifact"].md5 == "5f7d1de60b170fc8027bb7898e2efca1"
+    assert beir["scifact"].url.endswith("/BEIR/datasets/scifact.zip")
+    assert beir["scifact"].local == str(data_dir / "scifact")  # found under HARNESS_DATA_DIR
+    assert beir["fever"].local == "" and beir["fever"].bytes == 1236988269
+    result = CliRunner().invoke(app, ["datasets"])
+    assert result.exit_code == 0 and "15 collections, " in result.output, result.output
+
+
+def test_the_catalogue_finds_ir_datasets_files_and_mteb_tasks(
+    irds_home: tuple[Path, str],
+) -> None:
+    from harness.datasets.catalogue import entries
+
+    irds = {e.name: e for e in entries("ir_datasets")}
+    assert irds["beir/scifact/test"].local.endswith("beir/scifact/source.zip")
+    assert irds["beir/arguana"].local == ""
+    mteb = {e.name: e for e in entries("mteb")}
+    assert "huggingface.co/datasets/mteb/scifact@d56462d0e63a" in mteb["SciFact"].url
+    assert "NFCorpus" in mteb and "SciDocsRR" in mteb  # retrieval and re-ranking tasks
+
+
+def test_fetch_says_in_one_line_when_the_network_does_not_allow(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["fetch", "nfcorpus"])
+    assert result.exit_code == 1
+    line = _error_line(result.output, "nfcorpus.zip: cannot download", "a89dba18a62ef92f7d323")
+    assert "place it at" in line
+    _error_line(CliRunner().invoke(app, ["fetch", "beir/nosuch"]).output, "unknown")
+    assert CliRunner().invoke(app, ["fetch", "beir/nosuch"]).exit_code == 2
