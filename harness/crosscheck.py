@@ -17,10 +17,16 @@ from harness.datasets.beir import first_existing, split_qrels, text_lines
 from harness.registry import require
 
 
-def mteb_scores(folder: Path, split: str, model: str, batch_size: int = 32) -> dict[str, Any]:
+def mteb_scores(
+    folder: Path,
+    split: str,
+    model: str,
+    top_ranked: dict[str, list[str]] | None = None,
+    batch_size: int = 32,
+) -> dict[str, Any]:
     """MTEB's scores (its own names: ndcg_at_10, recall_at_100, mrr_at_10, ...) for `model` on
     the BEIR folder's split; `model` is a hub id (found offline as harness finds it) or a
-    local folder."""
+    local folder. With `top_ranked` (query id -> candidate ids) MTEB re-ranks those."""
     require("mteb", "'harness[mteb]'", needed_by="the MTEB cross-check")
     import mteb
     from datasets import Dataset as HfDataset
@@ -44,7 +50,7 @@ def mteb_scores(folder: Path, split: str, model: str, batch_size: int = 32) -> d
         ),
         "queries": HfDataset.from_list([{"id": str(q["_id"]), "text": q["text"]} for q in queries]),
         "relevant_docs": qrels,
-        "top_ranked": None,
+        "top_ranked": top_ranked,
     }
 
     class LocalFolder(AbsTaskRetrieval):
@@ -52,7 +58,7 @@ def mteb_scores(folder: Path, split: str, model: str, batch_size: int = 32) -> d
             name=f"harness-crosscheck-{folder.name}",
             description=f"The BEIR folder {folder}",
             dataset={"path": str(folder), "revision": "local"},
-            type="Retrieval",
+            type="Reranking" if top_ranked else "Retrieval",
             category="t2t",
             eval_splits=[split],
             eval_langs=["eng-Latn"],

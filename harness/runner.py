@@ -352,7 +352,11 @@ def _run_group(session: Session, dataset: Dataset, unit: CellsUnit) -> Iterator[
             f"embedders of kind 'vectors' run on it, not '{embedder_spec.name}'"
         )
     group = CellGroup(session, dataset, unit.dataset, unit.ids)  # memory is measured per group
-    if embedder_spec.family == "lexical":
+    if dataset.candidates:  # a re-ranking collection: cells rank each query's candidates
+        from harness.reranking import candidate_cells  # it builds on this module
+
+        yield from candidate_cells(group, embedder_spec, cells)
+    elif embedder_spec.family == "lexical":
         yield from _lexical_cells(group, embedder_spec, cells)
     elif embedder_spec.family in ("sparse", "multivector"):
         yield from _encoded_index_cells(group, embedder_spec, cells)
@@ -372,10 +376,10 @@ def _lexical_cells(group: CellGroup, spec: EmbedderSpec, cells: list[Cell]) -> I
     embedder = retriever.describe() | {"query_encoder": f"{spec.kind}:{spec.name}"}
     for cell in cells:
         group.session.reporter.task(f"{label}: timing tokenising", 1)
-        tokenise = functools.partial(_tokenise, retriever, texts)
+        tokenising = functools.partial(tokenise, retriever, texts)
         with thread_limit(cell.threads):
             query_times, encoded = time_stage(
-                tokenise, len(texts), group.suite.timing, group.session.probe.once
+                tokenising, len(texts), group.suite.timing, group.session.probe.once
             )
         search = functools.partial(lexical_search, retriever, encoded, group.depth, cell.threads)
         series, machine, hits = group.timed_search(cell, search, label)
@@ -421,7 +425,7 @@ def _search_encoded(index: Any, queries: Any, depth: int, rows: np.ndarray) -> H
     return hits
 
 
-def _tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[Any]:
+def tokenise(retriever: Any, texts: Sequence[str], rows: np.ndarray) -> list[Any]:
     return list(retriever.encode_queries([texts[i] for i in rows]))
 
 

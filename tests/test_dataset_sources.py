@@ -256,3 +256,89 @@ def test_fetch_says_in_one_line_when_the_network_does_not_allow(tmp_path: Path) 
     assert "place it at" in line
     _error_line(CliRunner().invoke(app, ["fetch", "beir/nosuch"]).output, "unknown")
     assert CliRunner().invoke(app, ["fetch", "beir/nosuch"]).exit_code == 2
+
+
+# --- re-ranking collections ---
+
+RERANK_METRICS = (("AP@1000", "map_at_1000"), ("RR@10", "mrr_at_10"), ("nDCG@10", "ndcg_at_10"))
+
+
+def _rerank_suite(tmp_path: Path, dataset: str, embedders: list[str]) -> Path:
+    path = tmp_path / "rerank.yaml"
+    lines = "\n".join(f"  - {e}" for e in embedders)
+    path.write_text(
+        f"name: rerank\ndatasets:\n  - {dataset}\nembedders:\n{lines}\n"
+        "indexes:\n  - {name: exact, kind: faiss-flat}\n"
+        f"metrics: [{', '.join(m for m, _ in RERANK_METRICS)}, R@100]\n{QUICK_TIMING}"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def bm25_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """BM25's run on the quickstart collection: the first stage whose lists get re-ranked."""
+    folder = tmp_path_factory.mktemp("first-stage")
+    suite = _rerank_suite(folder, f"{{name: q, path: {QUICKSTART}}}", ["{name: bm25, kind: bm25}"])
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(folder / "out")])
+    assert result.exit_code == 0, result.output
+    return next((folder / "out" / "trec").rglob("*.trec"))
+
+
+def test_a_re_ranking_collection_ranks_only_each_query_s_candidates_as_mteb_does(
+    bm25_run: Path, tmp_path: Path
+) -> None:
+    """MiniLM re-ranks BM25's top 5 of each query: harness's MAP, MRR@10 and nDCG@10 equal
+    mteb.evaluate's with the same lists as `top_ranked`; BM25 re-ranking its own top 20 keeps
+    its own top 10, so its nDCG@10 and MRR@10 equal its full retrieval's."""
+    from harness.crosscheck import mteb_scores
+    from harness.datasets.runs import top_of_run
+
+    dataset = f"{{name: q, path: {QUICKSTART}, candidates: {bm25_run}, candidates_depth: 5}}"
+    minilm = f"{{name: minilm, kind: sentence-transformers, model: {MINILM}}}"
+    suite = _rerank_suite(tmp_path, dataset, [minilm])
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
+    assert row["index_kind"] == "candidates" and row["candidates_per_query"] <= 5
+    candidates = top_of_run(bm25_run, 5)
+    for trec in (tmp_path / "out" / "trec").rglob("*.trec"):
+        ranked = pd.read_csv(trec, sep=" ", header=None, dtype=str)
+        assert all(d in candidates[q] for q, d in zip(ranked[0], ranked[2], strict=True))
+    reference = mteb_scores(QUICKSTART, "test", MINILM, top_ranked=candidates)
+    for ours, theirs in RERANK_METRICS:
+        assert round(row[ours], 5) == round(reference[theirs], 5), ours
+
+    dataset = f"{{name: q, path: {QUICKSTART}, candidates: {bm25_run}, candidates_depth: 20}}"
+    suite = _rerank_suite(tmp_path, dataset, ["{name: bm25, kind: bm25}"])
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "own")])
+    assert result.exit_code == 0, result.output
+    own = pd.read_parquet(tmp_path / "own" / "runs.parquet").iloc[0]
+    full = pd.read_parquet(bm25_run.parents[2] / "runs.parquet").iloc[0]
+    assert own["nDCG@10"] == full["nDCG@10"] and own["RR@10"] == full["RR@10"]
+    assert own["dataset_fingerprint"] != full["dataset_fingerprint"]  # other lists, other cells
+
+
+def test_an_mteb_re_ranking_task_carries_its_candidate_lists(tmp_path: Path) -> None:
+    docs = [json.loads(line)["_id"] for line in (QUICKSTART / "corpus.jsonl").open()]
+    top_ranked = {"q25": docs[:3], "q26": docs[5:6]}
+    hub = write_hub_copy(QUICKSTART, tmp_path / "hub", top_ranked=top_ranked)
+    dataset = MtebLoader(MtebParams(task="SciFact", path=hub)).load("q")
+    assert dataset.candidates == top_ranked
+
+
+def test_a_bad_candidate_run_is_one_line_naming_it(tmp_path: Path) -> None:
+    run = tmp_path / "run.trec"
+    run.write_text("q25 Q0 nowhere 1 2.0 x\n")
+    suite = _rerank_suite(
+        tmp_path,
+        f"{{name: q, path: {QUICKSTART}, candidates: {run}}}",
+        ["{name: bm25, kind: bm25}"],
+    )
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    error = pd.read_parquet(tmp_path / "out" / "runs.parquet")["error"].item()
+    assert "run.trec: query 'q25' ranks document 'nowhere'" in error
+    run.write_text("q25 nowhere 1\n")
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out2")])
+    error = pd.read_parquet(tmp_path / "out2" / "runs.parquet")["error"].item()
+    assert "run.trec:1: not a TREC run line" in error

@@ -58,7 +58,10 @@ class Dataset:
         )
         object.__setattr__(self, "corpus_fingerprint", corpus)
         object.__setattr__(self, "queries_fingerprint", queries)
-        object.__setattr__(self, "fingerprint", _digest([(corpus, queries, qrels)]))
+        judged: list[tuple[str, ...]] = [(corpus, queries, qrels)]
+        if self.candidates:  # a re-ranking collection ranks other lists: other results
+            judged.append(("candidates", _digest(sorted(self.candidates.items()))))
+        object.__setattr__(self, "fingerprint", _digest(judged))
 
 
 def query_facts(dataset: Dataset) -> QueryFacts:

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness import cache
 from harness.datasets.base import LOADERS, Dataset, Qrels, join_title_text
@@ -37,6 +37,10 @@ class BeirParams(BaseModel):
     groups: Path | None = None
     """A tab-separated file of query-id and group, one query a line (an alternative to
     `group_field`)."""
+    candidates: Path | None = None
+    """A first-stage TREC run: each query's top `candidates_depth` documents become its
+    candidate list, and the collection a re-ranking one (cells rank only those)."""
+    candidates_depth: int = Field(100, ge=1)
 
 
 @LOADERS.register("beir")
@@ -59,6 +63,8 @@ class BeirLoader:
             raise DatasetError("give one of 'groups' (a file) or 'group_field', not both")
         if params.groups is not None and not params.groups.is_file():
             raise DatasetError(f"{params.groups}: groups file not found; check 'groups'")
+        if params.candidates is not None and not params.candidates.is_file():
+            raise DatasetError(f"{params.candidates}: run file not found; check 'candidates'")
         self.params = params
 
     def load(self, name: str) -> Dataset:
@@ -70,7 +76,15 @@ class BeirLoader:
         elif self.params.group_field is not None:
             queries_file = first_existing(folder, ["queries.jsonl", "queries.jsonl.gz"])
             groups = read_group_field(queries_file, self.params.group_field)
-        return dataclasses.replace(dataset, query_groups=groups) if groups else dataset
+        if self.params.candidates is None:
+            return dataclasses.replace(dataset, query_groups=groups)
+        run, depth = self.params.candidates, self.params.candidates_depth
+        return dataclasses.replace(
+            dataset,
+            query_groups=groups,
+            candidates=run_candidates(run, depth, dataset),
+            provenance={"candidates_run": str(run), "candidates_depth": str(depth)},
+        )
 
     def _folder(self) -> Path:
         if self.params.url is not None:
@@ -191,7 +205,7 @@ def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
         yield lineno, obj
 
 
-Field = Callable[[str, "str | None"], str]
+FieldReader = Callable[[str, "str | None"], str]
 """Reads one key of the current JSON line: field(key, default) -> str."""
 
 
@@ -217,7 +231,7 @@ def _read_queries(path: Path) -> dict[str, str]:
     return _read_texts(path, "query", lambda field: field("text", None))
 
 
-def _read_texts(path: Path, what: str, text_of: Callable[[Field], str]) -> dict[str, str]:
+def _read_texts(path: Path, what: str, text_of: Callable[[FieldReader], str]) -> dict[str, str]:
     """Id -> text for each JSON line, in file order; ids must be unique."""
     texts: dict[str, str] = {}
     first_line: dict[str, int] = {}
@@ -285,6 +299,28 @@ def _read_qrels(path: Path, documents: dict[str, str], queries: dict[str, str]) 
             )
         judged[doc_id] = score
     return qrels
+
+
+def run_candidates(path: Path, depth: int, dataset: Dataset) -> dict[str, list[str]]:
+    """Each judged query's top `depth` documents in the run at `path`; a query the run leaves
+    out has no candidates (and so no results)."""
+    from harness.datasets.runs import top_of_run
+
+    top = top_of_run(path, depth)
+    known = set(dataset.doc_ids)
+    for query, docs in top.items():
+        unknown = [d for d in docs if d not in known]
+        if unknown:
+            raise DatasetError(
+                f"{path}: query '{query}' ranks document '{unknown[0]}', which the corpus "
+                "lacks; give a run of this collection"
+            )
+    candidates = {q: top[q] for q in dataset.query_ids if q in top}
+    if not candidates:
+        raise DatasetError(
+            f"{path}: ranks none of the split's judged queries; give a run of this split"
+        )
+    return candidates
 
 
 def read_group_field(path: Path, key: str) -> dict[str, str]:

@@ -222,16 +222,19 @@ configs:
   data_files:
   - split: queries
     path: queries.jsonl
----
+{top_ranked}---
 A BEIR-layout collection in the layout of MTEB's hub repositories (written by harness).
 """
 
 
-def write_hub_copy(beir_folder: Path, out: Path) -> Path:
+def write_hub_copy(
+    beir_folder: Path, out: Path, top_ranked: dict[str, list[str]] | None = None
+) -> Path:
     """A BEIR folder as a local copy in the layout of MTEB's hub repositories (mteb/scifact):
     the same corpus.jsonl and queries.jsonl, the qrels as qrels/<split>.jsonl (one JSON builder
     reads every config, as on the hub) and a README declaring the configs `corpus`, `queries`
-    and `default` (the qrels, a split per file)."""
+    and `default` (the qrels, a split per file); with `top_ranked` (query id -> candidate ids),
+    a re-ranking task's `top_ranked` config too."""
     splits = sorted(p.stem for p in (beir_folder / "qrels").glob("*.tsv"))
     if not splits or not (beir_folder / "corpus.jsonl").is_file():
         raise DatasetError(f"{beir_folder}: not a BEIR folder (corpus.jsonl, qrels/<split>.tsv)")
@@ -249,5 +252,13 @@ def write_hub_copy(beir_folder: Path, out: Path) -> Path:
                 rows.append(json.dumps({"query-id": query, "corpus-id": doc, "score": int(score)}))
         (out / "qrels" / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
     qrels = "\n".join(f"  - split: {s}\n    path: qrels/{s}.jsonl" for s in splits)
-    (out / "README.md").write_text(HUB_README.format(qrels=qrels))
+    candidates = ""
+    if top_ranked is not None:
+        rows = [json.dumps({"query-id": q, "corpus-ids": docs}) for q, docs in top_ranked.items()]
+        (out / "top_ranked.jsonl").write_text("\n".join(rows) + "\n")
+        candidates = (  # one split: mteb reads a config's only split for any eval split
+            "- config_name: top_ranked\n  data_files:\n  - split: top_ranked\n"
+            "    path: top_ranked.jsonl\n"
+        )
+    (out / "README.md").write_text(HUB_README.format(qrels=qrels, top_ranked=candidates))
     return out

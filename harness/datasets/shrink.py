@@ -18,6 +18,7 @@ import pandas as pd
 
 from harness import cache, results
 from harness.datasets.beir import first_existing, load_beir_folder, split_qrels, text_lines
+from harness.datasets.runs import top_of_run
 from harness.errors import DatasetError, HarnessError
 
 TIER_FILE = "tier.json"
@@ -70,23 +71,6 @@ def run_files(sources: Iterable[Path], dataset_fingerprint: str) -> list[Path]:
     return files
 
 
-def top_documents(path: Path, queries: set[str], depth: int) -> set[str]:
-    """The documents a TREC run ranks in its top `depth` for any of `queries`."""
-    found: dict[str, list[tuple[int, str]]] = {}
-    for lineno, line in text_lines(path):
-        cols = line.split()
-        if not cols:
-            continue
-        if len(cols) != 6 or not cols[3].lstrip("-").isdigit():
-            raise HarnessError(
-                f"{path}:{lineno}: not a TREC run line (qid Q0 docid rank score tag); "
-                "give run files harness or trec_eval writes"
-            )
-        if cols[0] in queries:
-            found.setdefault(cols[0], []).append((int(cols[3]), cols[2]))
-    return {doc for hits in found.values() for _, doc in sorted(hits)[:depth]}
-
-
 def shrink(
     folder: Path,
     out: Path,
@@ -112,7 +96,13 @@ def shrink(
     queries = set(random.Random(seed).sample(candidates, n_queries))
     judged = {d for q in queries for d in dataset.qrels[q]}
     runs = run_files(pool, dataset.fingerprint)
-    pooled = set().union(*(top_documents(path, queries, depth) for path in runs)) if runs else set()
+    pooled = {
+        doc
+        for path in runs
+        for query, docs in top_of_run(path, depth).items()
+        if query in queries
+        for doc in docs
+    }
     unknown = pooled - set(dataset.doc_ids)
     if unknown:
         raise HarnessError(

@@ -97,6 +97,16 @@ class BM25Retriever:
             scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
         return scores, docs
 
+    def score_candidates(self, encoded: list[int], positions: np.ndarray) -> np.ndarray:
+        """BM25 scores of the documents at `positions` for one query (-inf for all where the
+        query has no known term, as `search` returns nothing for it)."""
+        empty = self._tokenizer.word_to_id.get("")
+        if all(t == empty for t in encoded):
+            return np.full(len(positions), -np.inf, dtype=np.float32)
+        scores: np.ndarray = np.asarray(self._retriever.get_scores(encoded), dtype=np.float32)
+        picked: np.ndarray = scores[positions]
+        return picked
+
     def nbytes(self) -> int:
         arrays = self._retriever.scores if self._retriever is not None else {}
         return int(sum(a.nbytes for a in arrays.values() if isinstance(a, np.ndarray)))
