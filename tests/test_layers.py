@@ -14,6 +14,8 @@ READERS = [
     "harness.report.fair",
     "harness.report.plots",
     "harness.report.conditions",
+    "harness.report.slices",
+    "harness.report.tier_validation",
     "harness.gate.check",
     "harness.gate.compare",
     "harness.gate.output",

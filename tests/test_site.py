@@ -89,6 +89,7 @@ def test_the_site_has_every_page_and_asset(site: Path) -> None:
         "reproduction.html",
         "provenance.html",
         "studies.html",  # two dense embedders under exact and HNSW: the rank shift
+        "slices.html",  # every run stores its queries' lengths
     }
     assert sorted(p.name for p in (site / "assets").iterdir()) == [
         "plotly.min.js",
@@ -97,6 +98,8 @@ def test_the_site_has_every_page_and_asset(site: Path) -> None:
     ]
     page = (site / "dataset-quickstart.html").read_text()
     assert page.count('data-plot="') == 4  # quality vs QPS, bytes, dimension; recall vs QPS
+    slices = (site / "slices.html").read_text()
+    assert "quickstart: nDCG@10 by query length" in slices and "judged document length" in slices
     reproduction = (site / "reproduction.html").read_text()
     assert "Expected values" in reproduction and "against the baseline" in reproduction
     assert 'class="OK"' in reproduction or 'class="within"' in reproduction

@@ -47,6 +47,8 @@ def build_site(
     ]
     studies = pages.studies_page(data)
     built += [studies] if studies is not None else []
+    slices = pages.slices_page(data)
+    built += [slices] if slices is not None else []
     nav = [{"href": p.file, "text": _nav_text(p)} for p in built]
     site = {
         "title": title,

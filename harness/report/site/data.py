@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.results import Views, metric_columns, read_views, stores_under
+from harness.results import ResultsStore, Views, metric_columns, read_views, stores_under
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class SiteData:
     metrics: tuple[str, ...]
     """The suites' metric strings, first seen first; the first ranks the leaderboards."""
     baseline: Views | None
+    query_facts: pd.DataFrame
+    """Each dataset's judged queries: lengths and groups (harness.results.QUERY_FACT_COLUMNS)."""
 
     @property
     def metric(self) -> str:
@@ -60,9 +62,15 @@ def load(folders: list[Path], baseline: Path | None = None) -> SiteData:
     metrics = tuple(metric_columns(rows))
     if not metrics:
         raise HarnessError(f"{sources[0].folder}: the results name no metric; rerun harness run")
-    return SiteData(
-        sources, rows, per_query, metrics, read_views(baseline) if baseline is not None else None
-    )
+    facts = pd.concat(
+        [
+            ResultsStore(s.folder).query_facts(s.views.rows.get("dataset_fingerprint", []))
+            for s in sources
+        ],
+        ignore_index=True,
+    ).drop_duplicates(["dataset_fingerprint", "query_id"])
+    baseline_views = read_views(baseline) if baseline is not None else None
+    return SiteData(sources, rows, per_query, metrics, baseline_views, facts)
 
 
 def _manifests(folder: Path) -> tuple[dict[str, Any], ...]:

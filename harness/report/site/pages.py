@@ -19,11 +19,13 @@ from harness.gate.rules import default_gates, parse_gate
 from harness.report.fair import fair_leaderboard, ranking_text
 from harness.report.insertion import insertion_spread
 from harness.report.leaderboard import leaderboard, ranked
+from harness.report.plots import slug
 from harness.report.rank_shift import rank_shift
 from harness.report.site.charts import Chart, charts
 from harness.report.site.data import SiteData, Source
 from harness.report.site.significance import ALPHA, standings
 from harness.report.site.tables import Table, from_frames
+from harness.report.slices import SLICES, slice_table, wide
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,35 @@ def studies_page(data: SiteData) -> Page | None:
     if not sections:
         return None
     return Page("studies.html", "Studies", "studies.html", Sections(sections))
+
+
+def slices_page(data: SiteData) -> Page | None:
+    """The first metric by query length, judged-document length and query group, per dataset,
+    with bootstrap intervals (harness.report.slices)."""
+    rows = data.rows[data.rows["status"] == "ok"].drop_duplicates("cell_id", keep="last")
+    if data.query_facts.empty or "dataset_fingerprint" not in rows:
+        return None
+    rows = rows[rows["dataset_fingerprint"].isin(data.query_facts["dataset_fingerprint"])]
+    sections = []
+    for by, kind in SLICES.items():
+        table = slice_table(rows, data.per_query, data.query_facts, by, data.metric)
+        for dataset, frame in table.groupby("dataset", sort=True):
+            shown = wide(frame).reset_index()
+            sections.append(
+                Section(
+                    f"{dataset}: {data.metric} by {kind.title}",
+                    from_frames(f"slices-{slug(str(dataset))}-{by}", kind.title, shown),
+                )
+            )
+    if not sections:
+        return None
+    method = (
+        "Each cell's per-query values, grouped by a property of the query: its length and the "
+        "mean length of its relevant documents (whitespace words; bins are quantiles of the "
+        "dataset's judged queries) or the user's query group. Each entry: mean [95% percentile "
+        "bootstrap interval over the bin's queries]; n counts the bin's queries."
+    )
+    return Page("slices.html", "Slices", "studies.html", Sections(sections, method))
 
 
 def _suite(source: Source) -> str:
