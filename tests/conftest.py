@@ -97,17 +97,28 @@ def write_suite(tmp_path: Path) -> Callable[[str], Path]:
 
 @pytest.fixture(scope="session")
 def cranfield_vectors(data_dir: Path) -> tuple[object, object]:
-    """Real MiniLM embeddings of Cranfield (1,400 abstracts, 225 queries), encoded once."""
+    """Real MiniLM embeddings of Cranfield (1,400 abstracts, 225 queries), encoded once, into
+    the session's embedding cache: the suites of other tests that run MiniLM on Cranfield find
+    them there."""
+    from harness.cache import EmbeddingCache
     from harness.datasets.beir import load_beir_folder
     from harness.embedders.sbert import SentenceTransformersEmbedder, SentenceTransformersParams
+    from harness.runner import vectors_key
 
     ds = load_beir_folder(data_dir / "cranfield", name="cranfield", split="test")
     embedder = SentenceTransformersEmbedder(
         SentenceTransformersParams(model="sentence-transformers/all-MiniLM-L6-v2")
     )
-    return embedder.encode(ds.doc_texts, "document", None), embedder.encode(
-        ds.query_texts, "query", None
-    )
+    cache, vectors = EmbeddingCache(), []
+    for side, texts in (("document", ds.doc_texts), ("query", ds.query_texts)):
+        key = vectors_key(embedder, ds, side)  # type: ignore[arg-type]
+        hit = cache.get(key)
+        if hit is None:
+            started = time.perf_counter()
+            fresh = embedder.encode(texts, side, None)  # type: ignore[arg-type]
+            hit = cache.put(key, fresh, time.perf_counter() - started)
+        vectors.append(hit.vectors)
+    return vectors[0], vectors[1]
 
 
 class SlowedBM25(BM25Retriever):
