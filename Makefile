@@ -72,6 +72,8 @@ bench: setup
 	-$(BIN)/python benchmarks/executors.py --runs 2
 	-$(BIN)/python benchmarks/encode_backends.py
 	-$(BIN)/python benchmarks/pipelines_table.py
+	-$(BIN)/python benchmarks/dataset_sources.py
+	-$(BIN)/python benchmarks/tier_validation.py
 	# the embedded-database comparison also needs the one not chosen, at the versions measured
 	$(BIN)/pip install --quiet pymilvus==3.0.2 milvus-lite==3.2.2
 	-$(BIN)/python benchmarks/vectordb_choice.py

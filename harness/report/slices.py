@@ -93,18 +93,20 @@ def _bins(facts: pd.Series, kind: SliceKind, bins: int) -> pd.DataFrame:
         edges = np.array([edges[0], edges[0]])
     last = len(edges) - 2
     positions = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, last)
-    labels = [_range_label(edges[i], edges[i + 1], i == last) for i in range(last + 1)]
+    whole = all(float(edge).is_integer() for edge in edges)
+    labels = [_range_label(edges[i], edges[i + 1], i == last, whole) for i in range(last + 1)]
     return pd.DataFrame(
         {"order": positions, "label": [labels[i] for i in positions]}, index=numbers.index
     )
 
 
-def _range_label(low: float, high: float, last: bool) -> str:
-    """Whole numbers: '3-5' for [3, 6), the last bin closed ('6-20'); else '[85.3, 140.2)'."""
-    if float(low).is_integer() and float(high).is_integer():
+def _range_label(low: float, high: float, last: bool, whole: bool) -> str:
+    """Whole-number edges: '3-5' for [3, 6), the last bin closed ('6-20'); else '85.3-140.2'
+    for [85.3, 140.2) (the last closed)."""
+    if whole:
         top = int(high) if last else int(high) - 1
         return f"{int(low)}-{top}" if top > int(low) else f"{int(low)}"
-    return f"[{low:.1f}, {high:.1f}{']' if last else ')'}"
+    return f"{low:.1f}-{high:.1f}"
 
 
 def wide(table: pd.DataFrame) -> pd.DataFrame:
