@@ -160,13 +160,13 @@ def test_a_full_disk_fails_the_run_and_a_rerun_with_space_resumes(
 def test_a_write_failing_for_lack_of_space_is_the_same_clean_failure(
     write_beir: WriteBeir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Where no tmpfs can be mounted: the disk fills (ENOSPC from the writer) at the 7th file."""
+    """Where no tmpfs can be mounted: the disk fills (ENOSPC from the writer) at the 8th file."""
     suite, out = bm25_suite(tmp_path, write_beir(), n=4), tmp_path / "out"
     write = results._write_parquet
     calls = iter(range(1000))
 
     def filling(table: pd.DataFrame, path: Path) -> None:
-        if next(calls) >= 6:
+        if next(calls) >= 7:
             path.write_bytes(b"PAR1 partial")  # what a writer leaves when the disk fills
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         write(table, path)
@@ -174,7 +174,8 @@ def test_a_write_failing_for_lack_of_space_is_the_same_clean_failure(
     monkeypatch.setattr(results, "_write_parquet", filling)
     full = invoke("run", suite, "--out", out)
     error_line(full, 1, str(out / "rows"), "disk full")
-    assert len(saved_whole(out)) == 2  # three files a cell: two cells, then the disk was full
+    # three files a cell (the first also the dataset's query facts): two cells, then the disk
+    assert len(saved_whole(out)) == 2
     monkeypatch.setattr(results, "_write_parquet", write)
     resumed = invoke("run", suite, "--out", out)
     assert resumed.exit_code == 0 and resumed.output.count("done earlier") == 2, resumed.output

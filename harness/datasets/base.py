@@ -67,7 +67,12 @@ class Dataset:
 def query_facts(dataset: Dataset) -> QueryFacts:
     """Each judged query's length, its relevant documents' mean length (in whitespace words)
     and its group: what `harness slices` cuts the per-query metrics by."""
-    words = {d: len(t.split()) for d, t in zip(dataset.doc_ids, dataset.doc_texts, strict=True)}
+    needed = {d for q in dataset.query_ids for d, grade in dataset.qrels[q].items() if grade > 0}
+    words = {
+        d: len(t.split())
+        for d, t in zip(dataset.doc_ids, dataset.doc_texts, strict=True)
+        if d in needed
+    }
     judged = []
     for query_id in dataset.query_ids:
         relevant = [words[d] for d, grade in dataset.qrels[query_id].items() if grade > 0]
