@@ -24,7 +24,10 @@ os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="harness-test-hf-datas
 os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="harness-test-ir-datasets-")
 os.environ.setdefault("IR_DATASETS_DL_TRIES", "1")
 # A fresh embedding cache per test session: a developer's cache must not turn encodes into hits.
-os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-test-cache-")
+# `make test` names an emptied build/test-cache instead, which `make gate` then reads.
+os.environ["HARNESS_CACHE_DIR"] = os.environ.get("HARNESS_TEST_CACHE_DIR") or tempfile.mkdtemp(
+    prefix="harness-test-cache-"
+)
 
 
 @pytest.fixture(scope="session")
