@@ -446,8 +446,9 @@ def _dataset(doc: LocatedYaml, i: int, entry: dict[str, Any], base: Path) -> Dat
     head = validate(_DatasetHead, entry, loc, doc)
     loader = _lookup(LOADERS, head.loader, (*loc, "loader"), doc)
     rest = {k: v for k, v in entry.items() if k not in _DatasetHead.model_fields}
-    if isinstance(rest.get("path"), str) and not Path(rest["path"]).is_absolute():
-        rest["path"] = str(base / rest["path"])
+    for key in ("path", "groups", "candidates", "home"):  # files relative to the suite file
+        if isinstance(rest.get(key), str) and not Path(rest[key]).is_absolute():
+            rest[key] = str(base / rest[key])
     params = validate(loader.Params, rest, loc, doc, also=list(_DatasetHead.model_fields))
     constructed = _construct(loader, params, loc, doc)
     ignore = head.ignore_identical_ids
