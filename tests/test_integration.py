@@ -18,14 +18,18 @@ from tests.conftest import QUICK_TIMING_FORMAT
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_quickstart_runs_offline_from_shipped_data(tmp_path: Path) -> None:
+def test_quickstart_runs_offline_from_shipped_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cache of its own: other tests encode the quickstart collection with MiniLM too
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     result = CliRunner().invoke(
-        app, ["run", str(REPO / "suites/quickstart.yaml"), "--out", str(tmp_path)]
+        app, ["run", str(REPO / "suites/quickstart.yaml"), "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
-    runs = pd.read_parquet(tmp_path / "runs.parquet")
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
     assert set(runs["status"]) == {"ok"} and len(runs) == 6
-    assert (tmp_path / "plots" / "quickstart-ndcg_10-vs-qps.png").stat().st_size > 10_000
+    assert (tmp_path / "out" / "plots" / "quickstart-ndcg_10-vs-qps.png").stat().st_size > 10_000
     assert "quickstart" in result.output and "nDCG@10" in result.output  # leaderboard printed
     assert (runs[runs["embedder"] == "minilm"]["texts_encoded"] == 80 + 24).all()
 
