@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import _console, _table, app
+from harness.cli import _console, _table, _writing, app
 
 SLICE_HELP = "query_length, doc_length (of the judged relevant documents) or group."
 
@@ -55,7 +55,6 @@ def slices(
         typer.echo(f"error: {folder}: no query has a {by.replace('_', ' ')} to slice by", err=True)
         raise typer.Exit(2)
     target = out or folder / "slices"
-    target.mkdir(parents=True, exist_ok=True)
     console = _console()
     markdown = []
     for dataset, frame in table.groupby("dataset", sort=False):
@@ -63,10 +62,12 @@ def slices(
         title = f"{dataset}: {metric} by {by.replace('_', ' ')}, mean [95% interval]"
         console.print(_table(shown, title))
         markdown.append(f"## {title}\n\n{to_markdown(shown)}\n")
-    table.to_csv(target / f"slices_{by}.csv", index=False)
-    (target / f"slices_{by}.md").write_text("\n".join(markdown))
-    for path in plot(table, metric, target):
-        typer.echo(f"wrote {path}")
+    with _writing(target, "--out"):
+        target.mkdir(parents=True, exist_ok=True)
+        table.to_csv(target / f"slices_{by}.csv", index=False)
+        (target / f"slices_{by}.md").write_text("\n".join(markdown))
+        for path in plot(table, metric, target):
+            typer.echo(f"wrote {path}")
     typer.echo(f"wrote {target / f'slices_{by}.csv'} and .md")
 
 
@@ -89,9 +90,16 @@ def shrink(
     from harness.errors import HarnessError
 
     try:
-        tier = write_tier(
-            dataset, out, split=split, n_queries=queries, pool=pool or [], depth=depth, seed=seed
-        )
+        with _writing(out, "--out"):
+            tier = write_tier(
+                dataset,
+                out,
+                split=split,
+                n_queries=queries,
+                pool=pool or [],
+                depth=depth,
+                seed=seed,
+            )
     except HarnessError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -139,7 +147,7 @@ def validate_tier_command(
     typer.echo(text)
     _console().print(_table(check.systems, f"{metric}: full set and tier"))
     if markdown is not None:
-        with markdown.open("a") as handle:
+        with _writing(markdown, "--markdown"), markdown.open("a") as handle:
             handle.write(text + "\n" + to_markdown(check.systems) + "\n")
 
 

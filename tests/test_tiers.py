@@ -177,3 +177,11 @@ def test_shrink_refuses_what_it_cannot_build(full: Path, data_dir: Path, tmp_pat
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("")
     assert "not empty" in shrink(data_dir / "cranfield", "--out", tmp_path / "busy")
+
+
+def test_outputs_that_cannot_be_written_are_one_line(full: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(app, ["slices", str(full), "--out", str(blocker / "slices")])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"error: --out {blocker / 'slices'}: cannot write" in result.output
