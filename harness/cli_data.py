@@ -205,10 +205,13 @@ def fetch(
 ) -> None:
     """Download and verify a collection where the network allows; say so where it does not."""
     from harness.datasets import catalogue
-    from harness.errors import HarnessError
+    from harness.errors import HarnessError, os_problem
 
     try:
         where = catalogue.fetch(name)
+    except OSError as err:  # a full disk, a read-only cache: nothing half-written is kept
+        typer.echo(f"error: fetch {name}: cannot write: {os_problem(err)}", err=True)
+        raise typer.Exit(1) from None
     except catalogue.FetchError as err:  # known, but not downloadable now
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None

@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness import cache
 from harness.datasets.irds import file_md5
@@ -76,7 +77,7 @@ def mteb_entries() -> Iterator[Entry]:
 
     from harness.datasets.mteb_task import TASK_TYPES
 
-    types: list = list(TASK_TYPES)  # type: ignore[type-arg]
+    types: Any = list(TASK_TYPES)  # mteb types the names as a Literal
     for task in sorted(mteb.get_tasks(task_types=types), key=lambda t: t.metadata.name):
         meta = task.metadata
         repo = meta.dataset["path"]
@@ -198,6 +199,9 @@ def download(url: str, path: Path, md5: str) -> Path:
             f"file has moved); fetch it where the network allows and place it at {path} "
             f"(md5 {md5})"
         ) from None
+    except OSError:  # a full disk (requests' own errors are OSErrors too: caught above)
+        partial.unlink(missing_ok=True)
+        raise
     got = file_md5(partial)
     if got != md5:
         partial.unlink()

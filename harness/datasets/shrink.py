@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -111,7 +112,11 @@ def shrink(
         )
     keep = judged | pooled
     tmp = out.with_name(out.name + ".partial")
-    _write_subset(folder, split, tmp, queries, keep)
+    try:
+        _write_subset(folder, split, tmp, queries, keep)
+    except OSError:  # a full disk: no half-written tier stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     tier_data = load_beir_folder(tmp, name=out.name, split=split)
     tier = Tier(
         source=str(folder),
