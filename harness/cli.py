@@ -205,19 +205,22 @@ def run(
     cache = None if no_cache else EmbeddingCache()
     total = loaded.n_cells
     cell_ids: list[str] = []  # this suite's cells, computed now or found from an earlier run
-    saved: list[str] = []  # computed and saved by this run
+    found: list[str] = []  # found from an earlier run
 
     def on_cell(record: CellRecord) -> None:
         store.add(record, stamp)  # at once, atomically: a crash loses nothing finished
         cell_ids.append(record.cell.cell_id)
-        saved.append(record.cell.cell_id)
+
+    def on_found(cell_id: str) -> None:
+        found.append(cell_id)
+        cell_ids.append(cell_id)
 
     started = False
     try:
         with store.lock(adopt=force):
             started = True
             skip = set() if force else store.finished()
-            with _ProgressReporter(console, total, on_cell, cell_ids.append) as reporter:
+            with _ProgressReporter(console, total, on_cell, on_found) as reporter:
                 run_units(loaded, reporter, cache, skip, loaded.executor)
             meta["wall_s"] = round(time.monotonic() - began, 3)  # this invocation's
             meta["threads"] = manifest.thread_counts()  # read now: the run imported the libraries
@@ -229,10 +232,10 @@ def run(
             store.write_manifest(meta)
             runs = store.write_views(cell_ids, meta)
     except KeyboardInterrupt:
-        now = store.saved(stamp.run_id)  # on disk: a cell interrupted while saving may be there
-        earlier = len(set(cell_ids) - set(saved))
+        # counted on disk: Ctrl-C may land between a cell's saving and its counting
+        now = store.saved(stamp.run_id)
         typer.echo(
-            f"interrupted: {earlier + len(now)} of {total} cells saved in {folder}/ "
+            f"interrupted: {len(set(found)) + len(now)} of {total} cells saved in {folder}/ "
             f"({len(now)} by this run); run the same command again to resume",
             err=True,
         )
