@@ -126,6 +126,27 @@ def test_compressed_indexes_report_their_size(
     assert expected <= index.nbytes() < expected * 1.05  # plus headers
 
 
+def test_ivfpq_skips_polysemous_training_and_finds_what_faiss_s_default_build_finds() -> None:
+    """Polysemous training only re-orders codes for a Hamming filter the search never uses: the
+    index is built without it and answers exactly as faiss's default (polysemous) build."""
+    import faiss
+
+    docs = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+    index = _built("faiss-ivfpq", docs, nlist=4, m=2)
+    assert not faiss.downcast_index(faiss.extract_index_ivf(index._index)).do_polysemous_training
+    default = faiss.index_factory(16, "IVF4,PQ2x8", faiss.METRIC_INNER_PRODUCT)
+    faiss.extract_index_ivf(default).cp.seed = 1234
+    default.train(docs)
+    default.add(docs)
+    assert faiss.downcast_index(default).do_polysemous_training
+    search = INDEXES.get("faiss-ivfpq").Search(nprobe=4)
+    scores, ids = index.search(docs[:50], 10, search)
+    default_scores, default_ids = default.search(
+        docs[:50], 10, params=faiss.SearchParametersIVF(nprobe=4)
+    )
+    assert np.array_equal(ids, default_ids) and np.array_equal(scores, default_scores)
+
+
 def test_ivfpq_explains_a_bad_m() -> None:
     from harness.errors import ComponentError
 
