@@ -18,6 +18,7 @@ from harness.cli import app
 from harness.datasets.beir import load_beir_folder
 from harness.datasets.irds import IrDatasetsLoader, IrDatasetsParams
 from harness.datasets.mteb_task import MtebLoader, MtebParams, write_hub_copy
+from harness.datasets.runs import top_of_run
 from harness.errors import DatasetError
 from harness.spec import load_suite
 from tests.conftest import QUICK_TIMING
@@ -41,6 +42,13 @@ def _error_line(output: str, *needles: str) -> str:
     assert len(lines) == 1 and "Traceback" not in output, output
     assert all(needle in lines[0] for needle in needles), output
     return lines[0]
+
+
+def _ran(suite: Path, out: Path) -> pd.Series:
+    """The one row of a suite run into `out`, after checking the run succeeded."""
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return pd.read_parquet(out / "runs.parquet").iloc[0]
 
 
 # --- MTEB ---
@@ -84,10 +92,7 @@ def test_harness_equals_mteb_evaluate_on_the_same_local_files(
 
     reference = mteb_scores(QUICKSTART, "test", MINILM)
     embedder = f"{{name: minilm, kind: sentence-transformers, model: {MINILM}}}"
-    suite = _suite(tmp_path, f"{{name: q, path: {QUICKSTART}}}", embedder)
-    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 0, result.output
-    row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
+    row = _ran(_suite(tmp_path, f"{{name: q, path: {QUICKSTART}}}", embedder), tmp_path / "out")
     for ours, theirs in (
         ("nDCG@10", "ndcg_at_10"),
         ("R@100", "recall_at_100"),
@@ -100,9 +105,7 @@ def test_results_record_the_task_revision_and_mteb_version(
     hub_scifact: Path, tmp_path: Path
 ) -> None:
     suite = _suite(tmp_path, f"{{name: scifact, loader: mteb, task: SciFact, path: {hub_scifact}}}")
-    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 0, result.output
-    row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
+    row = _ran(suite, tmp_path / "out")
     recorded = json.loads(row["dataset_provenance"])
     assert recorded["mteb_task"] == "SciFact" and recorded["dataset_path"] == "mteb/scifact"
     assert recorded["dataset_revision"].startswith("d56462d0") and recorded["mteb_version"]
@@ -274,6 +277,15 @@ def _rerank_suite(tmp_path: Path, dataset: str, embedders: list[str]) -> Path:
     return path
 
 
+def _ranks_only_candidates(out: Path, candidates: dict[str, list[str]]) -> bool:
+    """Whether every document the run in `out` ranked is one of its query's candidates."""
+    for trec in (out / "trec").rglob("*.trec"):
+        ranked = pd.read_csv(trec, sep=" ", header=None, dtype=str)
+        if not all(d in candidates[q] for q, d in zip(ranked[0], ranked[2], strict=True)):
+            return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def bm25_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """BM25's run on the quickstart collection: the first stage whose lists get re-ranked."""
@@ -291,31 +303,47 @@ def test_a_re_ranking_collection_ranks_only_each_query_s_candidates_as_mteb_does
     mteb.evaluate's with the same lists as `top_ranked`; BM25 re-ranking its own top 20 keeps
     its own top 10, so its nDCG@10 and MRR@10 equal its full retrieval's."""
     from harness.crosscheck import mteb_scores
-    from harness.datasets.runs import top_of_run
 
     dataset = f"{{name: q, path: {QUICKSTART}, candidates: {bm25_run}, candidates_depth: 5}}"
     minilm = f"{{name: minilm, kind: sentence-transformers, model: {MINILM}}}"
-    suite = _rerank_suite(tmp_path, dataset, [minilm])
-    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 0, result.output
-    row = pd.read_parquet(tmp_path / "out" / "runs.parquet").iloc[0]
+    row = _ran(_rerank_suite(tmp_path, dataset, [minilm]), tmp_path / "out")
     assert row["index_kind"] == "candidates" and row["candidates_per_query"] <= 5
     candidates = top_of_run(bm25_run, 5)
-    for trec in (tmp_path / "out" / "trec").rglob("*.trec"):
-        ranked = pd.read_csv(trec, sep=" ", header=None, dtype=str)
-        assert all(d in candidates[q] for q, d in zip(ranked[0], ranked[2], strict=True))
+    assert _ranks_only_candidates(tmp_path / "out", candidates)
     reference = mteb_scores(QUICKSTART, "test", MINILM, top_ranked=candidates)
     for ours, theirs in RERANK_METRICS:
         assert round(row[ours], 5) == round(reference[theirs], 5), ours
 
     dataset = f"{{name: q, path: {QUICKSTART}, candidates: {bm25_run}, candidates_depth: 20}}"
-    suite = _rerank_suite(tmp_path, dataset, ["{name: bm25, kind: bm25}"])
-    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "own")])
-    assert result.exit_code == 0, result.output
-    own = pd.read_parquet(tmp_path / "own" / "runs.parquet").iloc[0]
+    own = _ran(_rerank_suite(tmp_path, dataset, ["{name: bm25, kind: bm25}"]), tmp_path / "own")
     full = pd.read_parquet(bm25_run.parents[2] / "runs.parquet").iloc[0]
     assert own["nDCG@10"] == full["nDCG@10"] and own["RR@10"] == full["RR@10"]
     assert own["dataset_fingerprint"] != full["dataset_fingerprint"]  # other lists, other cells
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "embedder",
+    [
+        "{name: splade, kind: sparse, model: rasyosef/splade-tiny}",
+        f"{{name: tokens, kind: multivector, model: {MINILM}}}",
+    ],
+)
+def test_sparse_and_multivector_models_re_rank_candidates_as_they_score_them(
+    embedder: str, tmp_path: Path
+) -> None:
+    """A learned sparse model (dot products of term weights) and a multi-vector one (MaxSim)
+    re-ranking their own full retrieval's top 20 rank only those candidates and keep their own
+    top 10: nDCG@10 and RR@10 equal their full retrieval's."""
+    full_suite = _rerank_suite(tmp_path, f"{{name: q, path: {QUICKSTART}}}", [embedder])
+    full = _ran(full_suite, tmp_path / "full")
+    run = next((tmp_path / "full" / "trec").rglob("*.trec"))
+    dataset = f"{{name: q, path: {QUICKSTART}, candidates: {run}, candidates_depth: 20}}"
+    own = _ran(_rerank_suite(tmp_path, dataset, [embedder]), tmp_path / "own")
+    assert own["index_kind"] == "candidates" and own["candidates_per_query"] <= 20
+    assert round(own["nDCG@10"], 6) == round(full["nDCG@10"], 6)
+    assert round(own["RR@10"], 6) == round(full["RR@10"], 6)
+    assert _ranks_only_candidates(tmp_path / "own", top_of_run(run, 20))
 
 
 def test_an_mteb_re_ranking_task_carries_its_candidate_lists(tmp_path: Path) -> None:

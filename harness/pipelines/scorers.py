@@ -18,6 +18,7 @@ from harness.datasets import Dataset
 from harness.errors import HarnessError
 from harness.indexes.base import rescored
 from harness.pipelines.fusion import Hits
+from harness.reranking import best_of, dot_scores, maxsim_scores
 from harness.runner import CellGroup, dense_vectors, encode_sides, encoder
 
 Rescore = Callable[[np.ndarray], list[dict[str, float]]]
@@ -50,7 +51,7 @@ def by_embedder(
     else:
         encoded, encoding = encode_sides(session, dataset, spec)
         documents = model.searchable(encoded["document"], "document")
-        score_one = _maxsim_row if spec.family == "multivector" else _dot_row
+        pair = maxsim_scores if spec.family == "multivector" else dot_scores
 
         def score(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             queries = model.searchable(
@@ -59,8 +60,8 @@ def by_embedder(
             scores = np.full(wanted[rows].shape, -np.inf, dtype=np.float32)
             for j, row in enumerate(rows):
                 found = wanted[row] >= 0
-                scores[j, found] = score_one(queries, j, documents, wanted[row][found])
-            return _best(scores, wanted[rows], depth)
+                scores[j, found] = pair(queries, documents, j, wanted[row][found])
+            return best_of(scores, wanted[rows], depth)
 
         held = float(model.index_for(documents).nbytes())
     doc_ids = dataset.doc_ids
@@ -85,22 +86,3 @@ def _positions(dataset: Dataset, first: list[Hits]) -> np.ndarray:
     for row, hits in enumerate(first):
         wanted[row, : len(hits)] = [position[doc] for doc, _ in hits]
     return wanted
-
-
-def _dot_row(queries: Any, j: int, documents: Any, candidates: np.ndarray) -> np.ndarray:
-    return np.asarray((documents[candidates] @ queries[j].T).toarray()).ravel()
-
-
-def _maxsim_row(queries: Any, j: int, documents: Any, candidates: np.ndarray) -> np.ndarray:
-    from harness.embedders.multivector import maxsim
-
-    chosen = documents[candidates]
-    scores: np.ndarray = maxsim(queries[np.array([j])], chosen.vectors, chosen.starts)[0]
-    return scores
-
-
-def _best(scores: np.ndarray, candidates: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
-    kept = np.take_along_axis(candidates, order, 1)
-    kept_scores = np.take_along_axis(scores, order, 1)
-    return kept_scores, np.where(np.isfinite(kept_scores), kept, -1)
