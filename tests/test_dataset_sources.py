@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -259,6 +260,85 @@ def test_fetch_says_in_one_line_when_the_network_does_not_allow(tmp_path: Path) 
     assert "place it at" in line
     _error_line(CliRunner().invoke(app, ["fetch", "beir/nosuch"]).output, "unknown")
     assert CliRunner().invoke(app, ["fetch", "beir/nosuch"]).exit_code == 2
+
+
+@pytest.fixture
+def http_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on this machine serving a folder: (its URL, the folder)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    for variable in ("NO_PROXY", "no_proxy"):  # never through a proxy the environment names
+        monkeypatch.setenv(variable, "127.0.0.1,localhost")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # no request lines
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _zipped_quickstart(archive: Path) -> str:
+    """The quickstart collection zipped as BEIR zips its sets (one top folder); its md5."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(QUICKSTART.rglob("*")):
+            zf.write(path, Path("quickstart") / path.relative_to(QUICKSTART))
+    return hashlib.md5(archive.read_bytes()).hexdigest()
+
+
+def test_download_verifies_the_md5_and_keeps_only_a_whole_verified_file(
+    http_folder: tuple[str, Path], tmp_path: Path
+) -> None:
+    from harness.datasets.catalogue import FetchError, download
+
+    url, served = http_folder
+    archive = served / "quickstart.zip"
+    md5 = _zipped_quickstart(archive)
+    target = tmp_path / "downloads" / "quickstart.zip"
+    assert download(f"{url}/quickstart.zip", target, md5) == target
+    assert target.read_bytes() == archive.read_bytes()
+    archive.unlink()  # already there with its md5: kept, not fetched again
+    assert download(f"{url}/quickstart.zip", target, md5) == target
+
+    elsewhere = tmp_path / "elsewhere" / "quickstart.zip"
+    archive.write_bytes(target.read_bytes() + b"damaged")
+    with pytest.raises(FetchError, match=f"has md5 [0-9a-f]{{32}}, expected {md5}"):
+        download(f"{url}/quickstart.zip", elsewhere, md5)
+    with pytest.raises(FetchError, match=r"nowhere.zip: cannot download \(HTTPError"):
+        download(f"{url}/nowhere.zip", elsewhere, md5)
+    assert list(elsewhere.parent.iterdir()) == []  # no partial or unverified file left
+
+
+def test_fetch_downloads_verifies_and_unpacks_a_beir_zip_where_the_catalogue_finds_it(
+    http_folder: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`harness fetch` end to end against a server on this machine standing in for BEIR's."""
+    from harness.datasets import catalogue
+
+    url, served = http_folder
+    md5 = _zipped_quickstart(served / "quickstart.zip")
+    monkeypatch.setattr(catalogue, "BEIR_URL", url + "/{name}.zip")
+    monkeypatch.setitem(catalogue.BEIR_PUBLIC, "quickstart", (md5, 0, "made for harness"))
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HARNESS_DATA_DIR", raising=False)
+    result = CliRunner().invoke(app, ["fetch", "quickstart"])
+    assert result.exit_code == 0, result.output
+    local = {e.name: e.local for e in catalogue.entries("beir")}["quickstart"]
+    assert local == str(tmp_path / "cache" / "datasets" / "downloads" / "quickstart")
+    fetched = load_beir_folder(Path(local), name="q", split="test")
+    assert fetched.fingerprint == load_beir_folder(QUICKSTART, name="q", split="test").fingerprint
+    assert result.output.strip() == f"fetched quickstart: {local}"
 
 
 # --- re-ranking collections ---
