@@ -21,6 +21,13 @@ def slices(
     by: Annotated[str, typer.Option(help=SLICE_HELP)] = "doc_length",
     metric: Annotated[str, typer.Option(help="The per-query metric to slice.")] = "nDCG@10",
     bins: Annotated[int, typer.Option(min=1, help="Length bins (quantiles of the queries).")] = 4,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="A system (as the table labels it): show each other system's paired "
+            "difference from it per bin."
+        ),
+    ] = None,
     where: Annotated[
         str | None, typer.Option(help="SQL condition on the rows, as in harness results.")
     ] = None,
@@ -30,11 +37,12 @@ def slices(
     ] = None,
 ) -> None:
     """Per-query metrics broken down by query length, judged-document length or query group,
-    with 95% bootstrap intervals: a table and a plot per dataset."""
+    with 95% bootstrap intervals (paired differences with --against): a table and a plot per
+    dataset."""
     from harness import results
     from harness.errors import HarnessError
     from harness.report import to_markdown
-    from harness.report.slices import SLICES, plot, slice_table, wide
+    from harness.report.slices import SLICES, file_suffix, plot, slice_table, wide
 
     if by not in SLICES:
         typer.echo(f"error: --by {by}: unknown slice; use {', '.join(SLICES)}", err=True)
@@ -47,7 +55,9 @@ def slices(
             return
         store = results.ResultsStore(folder)
         facts = store.query_facts(rows["dataset_fingerprint"])
-        table = slice_table(rows, store.per_query(rows), facts, by, metric, bins=bins)
+        table = slice_table(
+            rows, store.per_query(rows), facts, by, metric, bins=bins, against=against
+        )
     except HarnessError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -55,20 +65,22 @@ def slices(
         typer.echo(f"error: {folder}: no query has a {by.replace('_', ' ')} to slice by", err=True)
         raise typer.Exit(2)
     target = out or folder / "slices"
+    name = f"slices_{by}{file_suffix(against)}"
+    shows = "mean [95% interval]" if against is None else f"mean difference from {against} [95%]"
     console = _console()
     markdown = []
     for dataset, frame in table.groupby("dataset", sort=False):
         shown = wide(frame).reset_index()
-        title = f"{dataset}: {metric} by {by.replace('_', ' ')}, mean [95% interval]"
+        title = f"{dataset}: {metric} by {by.replace('_', ' ')}, {shows}"
         console.print(_table(shown, title))
         markdown.append(f"## {title}\n\n{to_markdown(shown)}\n")
     with _writing(target, "--out"):
         target.mkdir(parents=True, exist_ok=True)
-        table.to_csv(target / f"slices_{by}.csv", index=False)
-        (target / f"slices_{by}.md").write_text("\n".join(markdown))
-        for path in plot(table, metric, target):
+        table.to_csv(target / f"{name}.csv", index=False)
+        (target / f"{name}.md").write_text("\n".join(markdown))
+        for path in plot(table, metric, target, against=against):
             typer.echo(f"wrote {path}")
-    typer.echo(f"wrote {target / f'slices_{by}.csv'} and .md")
+    typer.echo(f"wrote {target / name}.csv and .md")
 
 
 @app.command()

@@ -132,6 +132,35 @@ def test_slices_by_length_match_a_direct_computation(full: Path, data_dir: Path)
     assert (mine["low"] <= mine["mean"]).all() and (mine["mean"] <= mine["high"]).all()
 
 
+def test_slices_against_a_baseline_show_paired_differences(full: Path, data_dir: Path) -> None:
+    args = ["slices", str(full), "--by", "query_length", "--bins", "3", "--against", "bm25"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(full / "slices" / "slices_query_length_vs_bm25.csv")
+    assert (full / "slices" / "slices_cranfield_query_length_vs_bm25.png").is_file()
+    assert set(table["system"]) == {
+        f"{s} minus bm25" for s in ("bm25-b1", "bm25-nostem", "bm25-k0")
+    }
+    source = load_beir_folder(data_dir / "cranfield", name="c", split="test")
+    words = pd.Series([len(t.split()) for t in source.query_texts], index=source.query_ids)
+    first = words[words < np.quantile(words, 1 / 3)].index
+    per_query = pd.read_parquet(full / "per_query.parquet")
+    per_query = per_query[per_query["measure"] == "nDCG@10"]
+    rows = pd.read_parquet(full / "runs.parquet").set_index("embedder")["cell_id"]
+
+    def scores(embedder: str) -> pd.Series:
+        return per_query[per_query["cell_id"] == rows[embedder]].set_index("query_id")["value"]
+
+    differences = (scores("bm25-k0") - scores("bm25")).loc[first]
+    mine = table[table["system"] == "bm25-k0 minus bm25"].sort_values("bin_order").iloc[0]
+    assert mine["queries"] == len(first)
+    assert mine["mean"] == pytest.approx(differences.mean(), abs=1e-12)
+    assert mine["low"] <= mine["mean"] <= mine["high"]
+    unknown = CliRunner().invoke(app, [*args[:-1], "nosuch"])
+    assert unknown.exit_code == 2
+    assert "error: --against 'nosuch': no such system on dataset 'cranfield'" in unknown.output
+
+
 def test_slices_by_group_read_a_groups_file(data_dir: Path, tmp_path: Path) -> None:
     source = load_beir_folder(data_dir / "cranfield", name="c", split="test")
     groups = tmp_path / "groups.tsv"

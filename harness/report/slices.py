@@ -4,12 +4,15 @@ documents judged relevant to it, or the user's group for it.
 Lengths are whitespace-separated words, model-independent, as stored with the results
 (`<folder>/queries/`). Length bins are quantiles of the dataset's judged queries, so every
 system of a dataset is cut at the same edges; each bin's mean carries a percentile bootstrap
-interval over its queries.
+interval over its queries. Against a baseline system, each bin shows the mean of the paired
+per-query differences instead, with the bootstrap interval of that mean (paired: the same
+queries resampled for both systems, so a difference can be told apart from the bin's spread).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +49,41 @@ def slice_table(
     metric: str,
     *,
     bins: int = 4,
+    against: str | None = None,
     resamples: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """TABLE_COLUMNS: one row per dataset x system x bin, the metric's mean over the bin's
-    queries with its 95% bootstrap interval. `rows` are the ok cells to slice."""
+    queries with its 95% bootstrap interval. `rows` are the ok cells to slice. With `against`
+    (a system's label), each other system's row holds the mean paired difference from that
+    system over the bin's queries ('system minus against'), with its interval."""
+    out = []
+    for dataset, binned, scores in _binned_scores(rows, per_query, facts, by, metric, bins):
+        if against is not None:
+            scores = _differences(scores, against, dataset)
+        for system, values in scores.items():
+            joined = binned.join(values.rename("value"), how="inner")
+            for order, group in joined.groupby("order", sort=True):
+                sample = group["value"].to_numpy(float)
+                low, high = bootstrap_mean_ci(sample, resamples=resamples, seed=seed)
+                label = str(group["label"].iloc[0])
+                out.append(
+                    (dataset, system, by, label, order, len(sample), sample.mean(), low, high)
+                )
+    return pd.DataFrame(out, columns=TABLE_COLUMNS)
+
+
+def _binned_scores(
+    rows: pd.DataFrame,
+    per_query: pd.DataFrame,
+    facts: pd.DataFrame,
+    by: str,
+    metric: str,
+    bins: int,
+) -> Iterator[tuple[str, pd.DataFrame, dict[str, pd.Series]]]:
+    """Per dataset: each query's bin, and each system's per-query scores (by query id)."""
     kind = SLICES[by]
     values = per_query[per_query["measure"] == metric]
-    out = []
     for fingerprint, cells in rows.groupby("dataset_fingerprint", sort=False):
         dataset = str(cells["dataset"].iloc[0])
         dataset_facts = facts[facts["dataset_fingerprint"] == fingerprint]
@@ -63,18 +93,31 @@ def slice_table(
                 "kept them); rerun its suite with --force to record them"
             )
         binned = _bins(dataset_facts.set_index("query_id")[kind.column], kind, bins)
-        labels = system_labels(cells)
-        for cell_id, system in zip(cells["cell_id"], labels, strict=True):
-            scores = values[values["cell_id"] == cell_id].set_index("query_id")["value"]
-            joined = binned.join(scores.rename("value"), how="inner")
-            for order, group in joined.groupby("order", sort=True):
-                sample = group["value"].to_numpy(float)
-                low, high = bootstrap_mean_ci(sample, resamples=resamples, seed=seed)
-                label = str(group["label"].iloc[0])
-                out.append(
-                    (dataset, system, by, label, order, len(sample), sample.mean(), low, high)
-                )
-    return pd.DataFrame(out, columns=TABLE_COLUMNS)
+        scores = {
+            system: values[values["cell_id"] == cell_id].set_index("query_id")["value"]
+            for cell_id, system in zip(cells["cell_id"], system_labels(cells), strict=True)
+        }
+        yield dataset, binned, scores
+
+
+def _differences(scores: dict[str, pd.Series], against: str, dataset: str) -> dict[str, pd.Series]:
+    """Each other system's per-query difference from `against`, on the queries both scored."""
+    if against not in scores:
+        raise HarnessError(
+            f"--against '{against}': no such system on dataset '{dataset}'; systems: "
+            f"{', '.join(repr(s) for s in scores)}"
+        )
+    base = scores[against]
+    return {
+        f"{system} minus {against}": values.sub(base).dropna()
+        for system, values in scores.items()
+        if system != against
+    }
+
+
+def file_suffix(against: str | None) -> str:
+    """What a table or plot against a baseline adds to its file name."""
+    return "" if against is None else f"_vs_{slug(against)}"
 
 
 def _bins(facts: pd.Series, kind: SliceKind, bins: int) -> pd.DataFrame:
@@ -124,9 +167,12 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
     return pivot.reindex(index=overall.index, columns=order)
 
 
-def plot(table: pd.DataFrame, metric: str, out_dir: Path, most: int = 12) -> list[Path]:
+def plot(
+    table: pd.DataFrame, metric: str, out_dir: Path, most: int = 12, against: str | None = None
+) -> list[Path]:
     """One PNG per dataset: the metric by bin, a line with 95% intervals per system (the `most`
-    best systems over all bins, so the figure stays readable; the table has them all)."""
+    best systems over all bins, so the figure stays readable; the table has them all); with
+    `against`, the table holds differences from that system, drawn about a zero line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,12 +194,17 @@ def plot(table: pd.DataFrame, metric: str, out_dir: Path, most: int = 12) -> lis
         ax.set_xticks(range(len(bins)), bins, rotation=20 if len(bins) > 6 else 0)
         unit = f" ({kind.unit})" if kind.unit else ""
         ax.set_xlabel(f"{kind.title}{unit}")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{dataset}: {metric} by {kind.title} (95% bootstrap intervals)")
+        if against is None:
+            ax.set_ylabel(metric)
+            ax.set_title(f"{dataset}: {metric} by {kind.title} (95% bootstrap intervals)")
+        else:
+            ax.axhline(0.0, color="black", linewidth=0.8)
+            ax.set_ylabel(f"{metric} minus {against}'s")
+            ax.set_title(f"{dataset}: {metric} against {against} (95% paired intervals)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"slices_{slug(str(dataset))}_{by}.png"
+        path = out_dir / f"slices_{slug(str(dataset))}_{by}{file_suffix(against)}.png"
         fig.savefig(path, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
