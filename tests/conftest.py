@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,17 +18,26 @@ from harness.embedders import EMBEDDERS
 from harness.embedders.bm25 import BM25Retriever
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _session_folder(prefix: str) -> str:
+    """A temporary folder for this test session, removed when the session ends."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # Hugging Face datasets (the mteb loader) cache what they read: here, not in the user's cache.
-os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="harness-test-hf-datasets-")
+os.environ["HF_DATASETS_CACHE"] = _session_folder("harness-test-hf-datasets-")
 # ir_datasets reads its home once, at import: one per test session.
-os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="harness-test-ir-datasets-")
+os.environ["IR_DATASETS_HOME"] = _session_folder("harness-test-ir-datasets-")
 os.environ.setdefault("IR_DATASETS_DL_TRIES", "1")
 # A fresh embedding cache per test session: a developer's cache must not turn encodes into hits.
 # `make test` names an emptied build/test-cache instead, which `make gate` then reads.
-os.environ["HARNESS_CACHE_DIR"] = os.environ.get("HARNESS_TEST_CACHE_DIR") or tempfile.mkdtemp(
-    prefix="harness-test-cache-"
+os.environ["HARNESS_CACHE_DIR"] = os.environ.get("HARNESS_TEST_CACHE_DIR") or _session_folder(
+    "harness-test-cache-"
 )
 
 
