@@ -33,8 +33,9 @@ def test_quickstart_runs_offline_from_shipped_data(
     assert "quickstart" in result.output and "nDCG@10" in result.output  # leaderboard printed
     assert (runs[runs["embedder"] == "minilm"]["texts_encoded"] == 80 + 24).all()
 
-    minilm = runs[runs["embedder"] == "minilm"]
-    assert (minilm["query_latency_p50_ms_n"] >= 1000).all()  # the default timing protocol
+    # the default timing protocol: 1,000 batch-1 searches (encoding the queries may stop
+    # short of that at its 30 s budget on a slow machine)
+    assert (runs["latency_p50_ms_n"] >= 1000).all()
 
     # a second run (quicker timing) finds every vector in the cache: it encodes nothing and
     # scores the same; the model loads only to time the query side
