@@ -157,6 +157,18 @@ def test_ivfpq_explains_a_bad_m() -> None:
         _built("faiss-ivfpq", np.ones((300, 32), dtype=np.float32), m=5)
 
 
+def test_ivf_indexes_explain_too_few_vectors_to_train() -> None:
+    from harness.errors import ComponentError
+
+    docs = np.random.default_rng(0).standard_normal((600, 32)).astype(np.float32)
+    with pytest.raises(ComponentError, match=r"nbits=12 trains 4096 centroids .* nbits <= 9"):
+        _built("faiss-ivfpq", docs, nlist=4, m=8, nbits=12)
+    with pytest.raises(ComponentError, match=r"nlist=1000: k-means .* has 600; lower nlist"):
+        _built("faiss-ivf", docs, nlist=1000)
+    with pytest.raises(ComponentError, match=r"nlist=1000: k-means"):
+        _built("faiss-ivfpq", docs, nlist=1000, m=8, nbits=4)
+
+
 def test_hnswlib_reports_its_effective_ef() -> None:
     cls = INDEXES.get("hnswlib")
     assert _built("hnswlib", np.eye(4, dtype=np.float32)).effective(cls.Search(ef=10), 100) == {

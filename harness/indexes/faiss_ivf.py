@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.errors import ComponentError
 from harness.indexes.base import INDEXES, faiss_nbytes, refinement, with_refinement
 
 
@@ -32,6 +33,11 @@ def trained(
     import faiss
 
     cells = nlist or max(1, round(math.sqrt(len(vectors))))
+    if len(vectors) < cells:  # faiss's k-means would stop with a C++ assertion
+        raise ComponentError(
+            f"nlist={cells}: k-means needs at least as many vectors as cells, and the collection "
+            f"has {len(vectors)}; lower nlist, or leave it out (round(sqrt(n)))"
+        )
     index = faiss.index_factory(
         vectors.shape[1], factory.format(nlist=cells), faiss.METRIC_INNER_PRODUCT
     )

@@ -8,6 +8,7 @@ on 1,400 vectors here), so build times would have measured an unused step."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,6 +60,12 @@ class FaissIVFPQ:
             divisors = [d for d in range(1, dim + 1) if dim % d == 0 and d <= 128]
             raise ComponentError(
                 f"faiss-ivfpq m={p.m} does not divide the dimension {dim}; try one of {divisors}"
+            )
+        if len(vectors) < 2**p.nbits:  # faiss's k-means would stop with a C++ assertion
+            raise ComponentError(
+                f"faiss-ivfpq nbits={p.nbits} trains {2**p.nbits} centroids per sub-quantiser "
+                f"from the collection's {len(vectors)} vectors; use nbits <= "
+                f"{int(math.log2(len(vectors)))}"
             )
         self._index = trained(
             f"IVF{{nlist}},PQ{p.m}x{p.nbits}np", vectors, p.nlist, p.seed, p.refine
