@@ -93,10 +93,12 @@ def _binned_scores(
                 "kept them); rerun its suite with --force to record them"
             )
         binned = _bins(dataset_facts.set_index("query_id")[kind.column], kind, bins)
-        scores = {
-            system: values[values["cell_id"] == cell_id].set_index("query_id")["value"]
-            for cell_id, system in zip(cells["cell_id"], system_labels(cells), strict=True)
-        }
+        scores: dict[str, pd.Series] = {}
+        for cell_id, system in zip(cells["cell_id"], system_labels(cells), strict=True):
+            # cells one label covers (insertion orders, thread counts): the first, as `wide` shows
+            scores.setdefault(
+                system, values[values["cell_id"] == cell_id].set_index("query_id")["value"]
+            )
         yield dataset, binned, scores
 
 
